@@ -1,0 +1,1 @@
+"""convtrack adapters/postgres."""
