@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -50,7 +51,9 @@ class Account(Aggregate):
         tag_id: str
 
     @event(Created)
-    def __init__(self, name: str, api_key_hash: str, actor: str, occurred_at: datetime) -> None:
+    def __init__(
+        self, id: UUID, name: str, api_key_hash: str, actor: str, occurred_at: datetime
+    ) -> None:
         self.name = name
         self.api_key_hash = api_key_hash
         self.tag_ids: list[str] = []

@@ -1,0 +1,156 @@
+"""Conversion action commands, and the URL debugger that explains which actions a URL fires."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from application.access import Caller
+from application.errors import Conflict, NotFound, UnknownReference
+from application.tags import TagCommands
+from domain.campaign import Campaign
+from domain.conversion_action import ActionArchived, ActionSettings, ConversionAction
+from domain.insight_tag import InsightTag
+from domain.url_rules import host_is_registered, host_of, rule_matches
+from domain.validation import Invalid
+from domain.values import (
+    DEFAULT_CLICK_WINDOW_DAYS,
+    DEFAULT_VIEW_WINDOW_DAYS,
+    UrlRule,
+    default_counting,
+)
+
+EDITABLE = (
+    "name", "category", "rules", "value_mode", "value", "click_window_days", "view_window_days",
+    "counting", "attribution", "campaign_ids", "enabled",
+)
+
+
+@dataclass(frozen=True)
+class ActionVerdict:
+    """Whether one action would fire for a URL, and why (or why not)."""
+
+    action: ConversionAction
+    fires: bool
+    reason: str
+    matched_rule: UrlRule | None
+
+
+@dataclass(frozen=True)
+class UrlDebug:
+    """The debugger's answer for one URL."""
+
+    url: str
+    host: str | None
+    domain_registered: bool
+    verdicts: list[ActionVerdict]
+
+
+class ActionCommands(TagCommands):
+    """Defining, changing and archiving conversion actions."""
+
+    def create_action(self, caller: Caller, tag_id: str, fields: Mapping[str, Any]) -> ConversionAction:
+        """Define an action on a tag (editor role); unset settings get API.md's defaults."""
+        tag = self._tag_for_change(caller, tag_id, "editor")
+        category = fields["category"]
+        defaults: dict[str, Any] = {
+            "rules": [], "value_mode": "dynamic", "value": None,
+            "click_window_days": DEFAULT_CLICK_WINDOW_DAYS,
+            "view_window_days": DEFAULT_VIEW_WINDOW_DAYS,
+            "counting": default_counting(category),
+            "attribution": "last_touch_each_campaign", "campaign_ids": [], "enabled": True,
+        }
+        settings = ActionSettings.from_dict(defaults | dict(fields))
+        self._check_campaigns(caller, tag, settings.campaign_ids)
+        action = ConversionAction.define(str(tag.id), settings, actor=caller.actor,
+                                         occurred_at=self.clock())
+        tag.add_action(str(action.id), actor=caller.actor, occurred_at=self.clock())
+        self.save(action, tag)
+        return action
+
+    def get_action(self, caller: Caller, action_id: str) -> ConversionAction:
+        """An action of a tag the caller can see."""
+        action = self._find(ConversionAction, action_id)
+        if action is None:
+            raise NotFound(f"no conversion action {action_id!r}")
+        try:
+            self._visible_tag(caller, action.tag_id)
+        except NotFound:
+            raise NotFound(f"no conversion action {action_id!r}") from None
+        return action
+
+    def list_actions(self, caller: Caller, tag_id: str | None) -> list[ConversionAction]:
+        """The actions of one visible tag, or of every visible tag."""
+        tags = [self._visible_tag(caller, tag_id)] if tag_id else self.list_tags(caller)
+        found = [self._find(ConversionAction, a) for t in tags for a in t.action_ids]
+        return [a for a in found if a is not None]
+
+    def update_action(
+        self, caller: Caller, action_id: str, changes: Mapping[str, Any]
+    ) -> ConversionAction:
+        """Change any settings but the tag (editor role); the whole result is re-validated."""
+        action = self.get_action(caller, action_id)
+        tag = self._tag_for_change(caller, action.tag_id, "editor")
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            field = sorted(unknown)[0]
+            raise Invalid(field, "not_editable", f"{field} cannot be changed")
+        proposed = ActionSettings.from_dict(action.settings.as_dict() | dict(changes))
+        if "campaign_ids" in changes:
+            self._check_campaigns(caller, tag, proposed.campaign_ids)
+        try:
+            action.change(proposed, actor=caller.actor, occurred_at=self.clock())
+        except ActionArchived:
+            raise Conflict("the action is archived and cannot be edited") from None
+        self.save(action)
+        return action
+
+    def archive_action(self, caller: Caller, action_id: str) -> ConversionAction:
+        """Archive an action (editor role): it stops converting, its history stays."""
+        action = self.get_action(caller, action_id)
+        self._tag_for_change(caller, action.tag_id, "editor")
+        try:
+            action.archive(actor=caller.actor, occurred_at=self.clock())
+        except ActionArchived:
+            raise Conflict("the action is already archived") from None
+        self.save(action)
+        return action
+
+    def debug_url(self, caller: Caller, tag_id: str, url: str) -> UrlDebug:
+        """Which of the tag's actions a page view of `url` would fire, and why each other not."""
+        tag = self._visible_tag(caller, tag_id)
+        host = host_of(url)
+        registered = host is not None and host_is_registered(host, tag.domains)
+        verdicts = []
+        for action_id in tag.action_ids:
+            action = self._find(ConversionAction, action_id)
+            if action is not None:
+                verdicts.append(_verdict(action, url, registered))
+        return UrlDebug(url=url, host=host, domain_registered=registered, verdicts=verdicts)
+
+    def _check_campaigns(self, caller: Caller, tag: InsightTag, campaign_ids: tuple[str, ...]) -> None:
+        """API.md: an action links only campaigns of the editing account or the tag's owner."""
+        allowed_owners = {caller.account_id, tag.owner_account_id}
+        for i, campaign_id in enumerate(campaign_ids):
+            campaign = self._find(Campaign, campaign_id)
+            if campaign is None or campaign.owner_account_id not in allowed_owners:
+                raise UnknownReference(f"no campaign {campaign_id!r} that this action may link",
+                                       field=f"campaign_ids[{i}]")
+
+
+def _verdict(action: ConversionAction, url: str, domain_registered: bool) -> ActionVerdict:
+    settings = action.settings
+    rules = [UrlRule(match, rule_url) for match, rule_url in settings.rules]
+    matched = next((r for r in rules if rule_matches(r, url)), None)
+    if action.archived:
+        return ActionVerdict(action, False, "the action is archived", matched)
+    if not settings.enabled:
+        return ActionVerdict(action, False, "the action is disabled", matched)
+    if not rules:
+        return ActionVerdict(action, False, "the action has no URL rules (server API only)", None)
+    if matched is None:
+        return ActionVerdict(action, False, "no rule of the action matches the URL", None)
+    if not domain_registered:
+        return ActionVerdict(action, False, "the URL's host is not a registered domain", matched)
+    return ActionVerdict(action, True, f"rule {matched.match} {matched.url!r} matches", matched)
