@@ -1,0 +1,54 @@
+"""Session fixtures: a real PostgreSQL and a real NATS server for adapter and end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from adapters.runtime.embedded_nats import EmbeddedNats
+from adapters.runtime.embedded_postgres import EmbeddedPostgres
+from adapters.runtime.supervisor import exit_on_termination_signals
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CONVTRACK_TEST_DATABASE_URL, or a throwaway embedded PostgreSQL for the session (DESIGN.md: Tests)."""
+    configured = os.environ.get("CONVTRACK_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    # A CI runner stopping pytest with SIGTERM must still stop the servers started here.
+    exit_on_termination_signals()
+    with EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), keep=False) as postgres:
+        yield postgres.url
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CONVTRACK_TEST_NATS_URL, or an embedded nats-server with JetStream for the session."""
+    configured = os.environ.get("CONVTRACK_TEST_NATS_URL")
+    if configured:
+        yield configured
+        return
+    exit_on_termination_signals()
+    with EmbeddedNats(tmp_path_factory.mktemp("nats")) as nats:
+        yield nats.url
+
+
+@pytest.fixture
+def pg_schema(database_url: str) -> Iterator[str]:
+    """A fresh, uniquely named schema for one test, dropped with everything in it afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
