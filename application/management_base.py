@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from application.access import Caller
-from application.errors import NotAuthenticated, NotFound
+from application.errors import Forbidden, NotFound
 from domain.insight_tag import InsightTag
 
 T = TypeVar("T")
@@ -63,14 +63,15 @@ class ManagementBase(Application[UUID]):
 
     def _visible_tag(self, caller: Caller, tag_id: str) -> InsightTag:
         """The tag if the caller may see it; NotFound otherwise (not visible = not there)."""
+        account_id = self._require_account(caller)
         tag = self._find(InsightTag, tag_id)
-        if tag is None or caller.account_id is None or tag.role_of(caller.account_id) is None:
+        if tag is None or tag.role_of(account_id) is None:
             raise NotFound(f"no tag {tag_id!r}")
         return tag
 
     @staticmethod
     def _require_account(caller: Caller) -> str:
-        """Management calls act for an account; the admin token is not one."""
+        """Management calls act for an account; the admin token is not one (403, not 401)."""
         if caller.account_id is None:
-            raise NotAuthenticated("this call needs an account's API key")
+            raise Forbidden("this call needs an account's API key, not the admin token")
         return caller.account_id

@@ -1,0 +1,71 @@
+"""Settings, all from `CONVTRACK_*` environment variables (README lists them)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told; CLI flags override the environment."""
+
+    database_url: str | None = None
+    nats_url: str | None = None
+    data_dir: Path = Path(".convtrack")
+    admin_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    database_schema: str = "public"
+    log_level: str = "INFO"
+    log_format: str = "json"
+    pool_size: int = 5
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read `CONVTRACK_*` variables; unset ones keep their defaults."""
+        env = dict(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = env.get(f"CONVTRACK_{name}")
+            return value if value else None
+
+        return cls(
+            database_url=get("DATABASE_URL"),
+            nats_url=get("NATS_URL"),
+            data_dir=Path(get("DATA_DIR") or ".convtrack"),
+            admin_token=get("ADMIN_TOKEN"),
+            host=get("HOST") or "127.0.0.1",
+            port=int(get("PORT") or 8000),
+            public_url=get("PUBLIC_URL"),
+            database_schema=get("DATABASE_SCHEMA") or "public",
+            log_level=get("LOG_LEVEL") or "INFO",
+            log_format=get("LOG_FORMAT") or "json",
+            pool_size=int(get("DB_POOL_SIZE") or 5),
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Where browsers reach the service (the tag snippet points here)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def ensure_admin_token(settings: Settings) -> tuple[str, bool]:
+    """The admin token: configured, or generated once and kept in the data folder.
+
+    Returns the token and whether it was generated now (so the CLI prints it once).
+    """
+    if settings.admin_token:
+        return settings.admin_token, False
+    path = settings.data_dir / "admin_token"
+    if path.exists():
+        return path.read_text().strip(), False
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = "admin_" + secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token, True
