@@ -1,0 +1,215 @@
+"""Attribution: which campaigns get credit for a member's conversions, as what, and whether it counts.
+
+A pure, deterministic function of all of one member's facts (ATTRIBUTION.md). The attribution
+projection handles late data by calling it again for the member after every arrival: the result
+depends on the facts only, never on their arrival order (ATTRIBUTION.md: Late data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain.attribution_explain import VERDICTS, describe_touch, verdict_detail
+from domain.attribution_facts import (
+    ActionRules,
+    CampaignStatusHistory,
+    Conversion,
+    Touch,
+    resolve_value,
+)
+from domain.values import Money
+
+__all__ = [
+    "ATTRIBUTION_STATUSES", "CREDIT_KINDS", "VERDICTS", "ActionRules", "Attribution",
+    "CampaignStatusHistory", "CandidateVerdict", "Conversion", "Credit", "Touch",
+    "attribute_member", "resolve_value", "summarise",
+]
+
+ATTRIBUTION_STATUSES = ("attributed", "deduplicated", "unattributed")
+CREDIT_KINDS = ("post_click", "post_view")
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One counted credit of a conversion to a campaign."""
+
+    campaign_id: str
+    kind: str
+    touch_event_id: str
+    touch_occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateVerdict:
+    """What the rules decided about one touch for one conversion, in data and in words."""
+
+    touch: Touch
+    verdict: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """The outcome for one conversion: its status, its counted credits and why."""
+
+    event_id: str
+    status: str
+    credits: tuple[Credit, ...]
+    value: Money | None
+    candidates: tuple[CandidateVerdict, ...]
+    rules: ActionRules
+
+
+# Per (action, campaign): the time of the latest conversion counted with credit to the campaign.
+_CountedUntil = dict[tuple[str, str], datetime]
+
+
+def attribute_member(
+    conversions: Iterable[Conversion],
+    touches: Iterable[Touch],
+    campaigns: CampaignStatusHistory,
+) -> list[Attribution]:
+    """Attribute all conversions of one member, returned in (occurred_at, seq) order."""
+    ordered_touches = sorted(touches, key=lambda t: (t.occurred_at, t.seq, t.event_id))
+    counted_until: _CountedUntil = {}
+    results = []
+    # ATTRIBUTION.md, Which touch (Order): conversions are processed in occurred_at order, equal
+    # times in the order recorded, because counting "one" depends on the earlier ones.
+    for conversion in sorted(conversions, key=lambda c: (c.occurred_at, c.seq, c.event_id)):
+        attribution = _attribute(conversion, ordered_touches, campaigns, counted_until)
+        for credit in attribution.credits:
+            counted_until[(conversion.action_id, credit.campaign_id)] = conversion.occurred_at
+        results.append(attribution)
+    return results
+
+
+def _attribute(
+    conversion: Conversion,
+    touches: list[Touch],
+    campaigns: CampaignStatusHistory,
+    counted_until: _CountedUntil,
+) -> Attribution:
+    """Screen every touch, let the model choose among the candidates left, explain each one."""
+    screened = [(touch, _screen(touch, conversion, campaigns, counted_until)) for touch in touches]
+    candidates = [touch for touch, rejection in screened if rejection is None]
+    winners = _campaign_winners(candidates)
+    credited = _apply_model(conversion.rules, winners)
+
+    verdicts = []
+    for touch, rejection in screened:
+        verdict, other = rejection or _compare(touch, winners, credited)
+        verdicts.append(CandidateVerdict(touch, verdict, verdict_detail(verdict, touch, conversion,
+                                                                        other)))
+    credits = tuple(
+        Credit(touch.campaign_id, "post_click" if touch.kind == "click" else "post_view",
+               touch.event_id, touch.occurred_at)
+        for touch in candidates
+        if touch.campaign_id in credited and touch is winners[touch.campaign_id]
+    )
+    return Attribution(
+        event_id=conversion.event_id,
+        status=_status(credits, verdicts),
+        credits=credits,
+        value=resolve_value(conversion.rules, conversion.value),
+        candidates=tuple(verdicts),
+        rules=conversion.rules,
+    )
+
+
+def _screen(
+    touch: Touch,
+    conversion: Conversion,
+    campaigns: CampaignStatusHistory,
+    counted_until: _CountedUntil,
+) -> tuple[str, str] | None:
+    """The verdict that rules a touch out as a candidate, or None if it remains one."""
+    rules = conversion.rules
+    if touch.campaign_id not in rules.campaign_ids:
+        return "not_linked", ""
+    status = campaigns.status_at(touch.campaign_id, touch.occurred_at)
+    if status is None:
+        return "unknown_campaign", ""
+    # ATTRIBUTION.md, Terms: active at the touch's time; pausing later keeps the credit.
+    if status != "active":
+        return "campaign_not_active", status
+    age = conversion.occurred_at - touch.occurred_at
+    if age < timedelta(0):
+        return "after_conversion", ""
+    # Both bounds inclusive; each kind has its own window, so a click too old for the click
+    # window does not block an impression inside the view window.
+    if touch.kind == "click" and age > timedelta(days=rules.click_window_days):
+        return "outside_click_window", ""
+    if touch.kind == "impression" and age > timedelta(days=rules.view_window_days):
+        return "outside_view_window", ""
+    # ATTRIBUTION.md, Counting: the "one" filter comes before the model chooses.
+    cutoff = counted_until.get((conversion.action_id, touch.campaign_id))
+    if rules.counting == "one" and cutoff is not None and touch.occurred_at <= cutoff:
+        return "already_counted", cutoff.isoformat()
+    return None
+
+
+def _preference(touch: Touch) -> tuple[bool, datetime, int]:
+    # ATTRIBUTION.md, Which touch: a click beats any impression, then the latest wins, and of
+    # two touches at the same time the one recorded first (the lower seq).
+    return touch.kind == "click", touch.occurred_at, -touch.seq
+
+
+def _campaign_winners(candidates: list[Touch]) -> dict[str, Touch]:
+    """Per campaign, its last candidate click, else its last candidate impression."""
+    winners: dict[str, Touch] = {}
+    for touch in candidates:
+        best = winners.get(touch.campaign_id)
+        if best is None or _preference(touch) > _preference(best):
+            winners[touch.campaign_id] = touch
+    return winners
+
+
+def _apply_model(rules: ActionRules, winners: dict[str, Touch]) -> set[str]:
+    """The campaigns credited under the action's attribution model."""
+    if not winners:
+        return set()
+    if rules.attribution == "last_touch_each_campaign":
+        return set(winners)
+    # last_touch_last_campaign: the latest click across campaigns, else the latest impression.
+    return {max(winners.values(), key=_preference).campaign_id}
+
+
+def _compare(touch: Touch, winners: dict[str, Touch], credited: set[str]) -> tuple[str, str]:
+    """The verdict on a candidate touch once the model has chosen."""
+    best = winners[touch.campaign_id]
+    if touch.campaign_id not in credited:
+        chosen = ", ".join(f"{campaign_id} ({describe_touch(winners[campaign_id])})"
+                           for campaign_id in sorted(credited))
+        return "other_campaign_won", chosen
+    if touch is best:
+        return "credited", ""
+    if best.kind == "click" and touch.kind == "impression":
+        return "impression_loses_to_click", describe_touch(best)
+    if touch.occurred_at == best.occurred_at:
+        return "recorded_later", describe_touch(best)
+    return "older_than_credited_touch", describe_touch(best)
+
+
+def _status(credits: tuple[Credit, ...], verdicts: list[CandidateVerdict]) -> str:
+    # ATTRIBUTION.md, Counting: deduplicated when there were eligible touches but the "one"
+    # filter removed them all; unattributed when there were none.
+    if credits:
+        return "attributed"
+    if any(verdict.verdict == "already_counted" for verdict in verdicts):
+        return "deduplicated"
+    return "unattributed"
+
+
+def summarise(attribution: Attribution) -> str:
+    """A one-sentence human summary of an attribution."""
+    if attribution.status == "attributed":
+        parts = [f"{credit.campaign_id} {credit.kind.replace('_', '-')} (touch "
+                 f"{credit.touch_event_id} at {credit.touch_occurred_at.isoformat()})"
+                 for credit in attribution.credits]
+        return f"Attributed to {', '.join(parts)}."
+    if attribution.status == "deduplicated":
+        return ("Deduplicated: every eligible touch was already used by an earlier counted "
+                f"conversion of {attribution.rules.action_id} (counting 'one').")
+    return "Unattributed: no eligible touch of a linked campaign."
