@@ -1,0 +1,48 @@
+"""The litestar application: routes, dependencies, the error map, OpenAPI."""
+
+from __future__ import annotations
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from adapters.bootstrap import Container
+from adapters.http.action_routes import ActionRoutes
+from adapters.http.auth import provide_caller, provide_container
+from adapters.http.errors import EXCEPTION_HANDLERS
+from adapters.http.fact_routes import FactRoutes
+from adapters.http.management_routes import AccountRoutes, CampaignRoutes, TagRoutes
+from adapters.http.schemas import Health
+
+
+@get("/health", sync_to_thread=True, tags=["operations"], summary="Liveness and store check")
+def health(container: Container) -> Health:
+    position = container.ingestion.recorder.max_notification_id() or 0
+    return Health(status="ok", checks={"event_store": "ok", "ingestion_position": position})
+
+
+def create_app(container: Container) -> Litestar:
+    """The HTTP app over a built container."""
+    openapi = OpenAPIConfig(
+        title="convtrack", version="1.0.0",
+        description="Conversion tracking and ad attribution. Contract: shared/API.md.",
+        components=Components(security_schemes={
+            "bearer": SecurityScheme(type="http", scheme="bearer",
+                                     description="An account API key or the admin token")}),
+        security=[{"bearer": []}],
+        use_handler_docstrings=True,
+    )
+    return Litestar(
+        route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
+                        FactRoutes],
+        dependencies={
+            "container": Provide(provide_container, sync_to_thread=False),
+            "caller": Provide(provide_caller, sync_to_thread=True),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=openapi,
+        state=State({"container": container}),
+        debug=False,
+    )

@@ -1,0 +1,101 @@
+"""The one map from exceptions to HTTP answers (API.md: Errors)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from adapters.http.schemas import ErrorBody
+from application.errors import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    UnknownReference,
+)
+from domain.validation import Invalid
+
+log = logging.getLogger("convtrack.http")
+
+STATUS_OF: dict[type[ApplicationError], tuple[int, str]] = {
+    NotAuthenticated: (401, "unauthenticated"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    UnknownReference: (422, "unknown_reference"),
+}
+HTTP_CODES = {400: "invalid_json", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large",
+              415: "unsupported_media_type", 422: "invalid_body", 429: "rate_limited"}
+
+
+class BadRequest(HTTPException):
+    """A 4xx raised by the HTTP layer itself, with API.md's error body."""
+
+    def __init__(self, status: int, error: str, detail: str, field: str | None = None) -> None:
+        super().__init__(status_code=status, detail=detail)
+        self.error = error
+        self.field = field
+
+
+def error_response(status: int, error: str, detail: str, field: str | None) -> Response[ErrorBody]:
+    """API.md's error body."""
+    return Response(ErrorBody(error=error, detail=detail, field=field), status_code=status,
+                    media_type=MediaType.JSON)
+
+
+def on_application_error(_: Request, exc: ApplicationError) -> Response[ErrorBody]:
+    status, error = STATUS_OF.get(type(exc), (400, "bad_request"))
+    return error_response(status, error, exc.detail, exc.field)
+
+
+def on_invalid(_: Request, exc: Invalid) -> Response[ErrorBody]:
+    return error_response(422, exc.code, exc.detail, exc.field)
+
+
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
+
+
+def on_validation(_: Request, exc: ValidationException) -> Response[ErrorBody]:
+    """litestar's msgspec decoding errors: 422 naming the field, or 400 if it is not JSON."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    if not problems:
+        return error_response(400, "invalid_json", f"the body is not valid JSON: {exc.detail}",
+                              None)
+    first = problems[0] if isinstance(problems[0], dict) else {}
+    message = str(first.get("message", exc.detail))
+    if first.get("source") in ("query", "path", "header", "cookie"):
+        return error_response(400, "invalid_parameter", message, first.get("key"))
+    key = first.get("key")
+    field = None if key in (None, "data") else str(key)
+    for pattern in (_MISSING, _UNKNOWN):
+        match = pattern.search(message)
+        if match:
+            field = f"{field}.{match.group(1)}" if field else match.group(1)
+    return error_response(422, "invalid_body", message, field)
+
+
+def on_http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:
+    if isinstance(exc, BadRequest):
+        return error_response(exc.status_code, exc.error, exc.detail, exc.field)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, exc.detail, None)
+
+
+def on_unexpected(request: Request, exc: Exception) -> Response[ErrorBody]:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return error_response(500, "internal_error", "something went wrong on our side", None)
+
+
+EXCEPTION_HANDLERS = {
+    ApplicationError: on_application_error,
+    Invalid: on_invalid,
+    ValidationException: on_validation,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}
