@@ -10,9 +10,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from adapters.bootstrap import Container, build_container
+from adapters.http.app import create_app
 from adapters.runtime.embedded_nats import EmbeddedNats
 from adapters.runtime.embedded_postgres import EmbeddedPostgres
 from adapters.runtime.supervisor import exit_on_termination_signals
+from adapters.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +58,30 @@ def pg_schema(database_url: str) -> Iterator[str]:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
+
+
+ADMIN_TOKEN = "admin_test_token"
+
+
+@pytest.fixture
+def pg_container(database_url: str, pg_schema: str) -> Iterator[Container]:
+    """The service's parts on PostgreSQL, in this test's own schema."""
+    settings = Settings(database_url=database_url, database_schema=pg_schema, pool_size=2)
+    container = build_container(settings, ADMIN_TOKEN)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@pytest.fixture
+def client(pg_container: Container) -> Iterator[TestClient[Litestar]]:
+    """litestar's test client over the real app on PostgreSQL."""
+    with TestClient(create_app(pg_container)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    """Authorization for the operator / ad platform."""
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
