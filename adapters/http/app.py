@@ -45,4 +45,5 @@ def create_app(container: Container) -> Litestar:
         openapi_config=openapi,
         state=State({"container": container}),
         debug=False,
+        logging_config=None,  # adapters/logs.py configures logging once for the process
     )

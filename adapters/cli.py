@@ -1,0 +1,151 @@
+"""The `convtrack` command: serve, worker, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from adapters.settings import Settings, ensure_admin_token
+
+log = logging.getLogger("convtrack.cli")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(prog="convtrack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP API, the relay and the workers")
+    serve.add_argument("--host", help="bind address (CONVTRACK_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (CONVTRACK_PORT, default 8000)")
+    serve.add_argument("--demo", action="store_true",
+                       help="load the demo data set first (once per data folder)")
+    serve.add_argument("--data-dir", help="data folder (CONVTRACK_DATA_DIR, default .convtrack)")
+    worker = commands.add_parser("worker", help="run projection workers only (scale-out)")
+    worker.add_argument("--projection", action="append",
+                        help="projection name; repeat for several (default: all)")
+    args = parser.parse_args(argv)
+
+    from adapters.logs import configure_logging
+    from adapters.runtime.supervisor import exit_on_termination_signals
+
+    settings = Settings.from_env()
+    settings = replace(
+        settings,
+        host=getattr(args, "host", None) or settings.host,
+        port=getattr(args, "port", None) or settings.port,
+        data_dir=Path(getattr(args, "data_dir", None) or settings.data_dir),
+    )
+    configure_logging(settings.log_level, settings.log_format)
+    exit_on_termination_signals()  # SIGTERM → SystemExit, so every child is stopped below
+    try:
+        if args.command == "serve":
+            return serve_command(settings, demo=args.demo)
+        return worker_command(settings, args.projection)
+    except KeyboardInterrupt:
+        return 130
+
+
+@contextmanager
+def servers(settings: Settings) -> Iterator[Settings]:
+    """The configured PostgreSQL and NATS, or embedded ones started under the data folder."""
+    with ExitStack() as stack:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if not settings.database_url:
+            from adapters.runtime.embedded_postgres import EmbeddedPostgres
+
+            postgres = stack.enter_context(EmbeddedPostgres(settings.data_dir))
+            settings = replace(settings, database_url=postgres.url)
+            log.info("embedded postgresql started", extra={"data_dir": str(settings.data_dir)})
+        if not settings.nats_url:
+            from adapters.runtime.embedded_nats import EmbeddedNats
+
+            nats = stack.enter_context(EmbeddedNats(settings.data_dir))
+            settings = replace(settings, nats_url=nats.url)
+            log.info("embedded nats-server started", extra={"url": nats.url})
+        yield settings
+
+
+def serve_command(settings: Settings, *, demo: bool) -> int:
+    """Run everything in one process until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from adapters.bootstrap import build_container
+    from adapters.http.app import create_app
+
+    token, generated = ensure_admin_token(settings)
+    with servers(settings) as settings:
+        container = build_container(settings, token)
+        try:
+            if generated:
+                print(f"admin token (kept in {settings.data_dir / 'admin_token'}): {token}",
+                      file=sys.stderr)
+            if demo:
+                print_demo(settings, load_demo_once(settings, container))
+            with read_side(container):
+                uvicorn.run(create_app(container), host=settings.host, port=settings.port,
+                            log_config=None, access_log=False)
+        finally:
+            container.close()
+    return 0
+
+
+def worker_command(settings: Settings, names: list[str] | None) -> int:
+    """Run projection workers against configured servers (no HTTP)."""
+    from adapters.bootstrap import build_container
+
+    if not settings.database_url or not settings.nats_url:
+        print("convtrack worker needs CONVTRACK_DATABASE_URL and CONVTRACK_NATS_URL",
+              file=sys.stderr)
+        return 2
+    token, _ = ensure_admin_token(settings)
+    container = build_container(settings, token)
+    try:
+        run_workers(container, names)
+    finally:
+        container.close()
+    return 0
+
+
+@contextmanager
+def read_side(container: object) -> Iterator[None]:
+    """The relay and the projection workers, in background threads of this process."""
+    yield
+
+
+def run_workers(container: object, names: list[str] | None) -> None:
+    """Block running the named projection workers."""
+    raise SystemExit("workers are not available yet")
+
+
+def load_demo_once(settings: Settings, container: object) -> dict[str, object]:
+    """Load the demo data unless this data folder already has it."""
+    from adapters.bootstrap import Container
+    from adapters.demo import load_demo
+
+    assert isinstance(container, Container)
+    marker = settings.data_dir / "demo.json"
+    if marker.exists():
+        info: dict[str, object] = json.loads(marker.read_text())
+        return info
+    loaded = load_demo(container.management, container.ingestion).as_dict()
+    marker.write_text(json.dumps(loaded, indent=2))
+    marker.chmod(0o600)
+    return loaded
+
+
+def print_demo(settings: Settings, info: dict[str, object]) -> None:
+    """Tell the newcomer where to look."""
+    print(f"\ndemo loaded: {info['touches']} touches, {info['conversions']} conversions\n"
+          f"  API key of the demo account: {info['api_key']}\n"
+          f"  try: curl -s -H 'Authorization: Bearer {info['api_key']}' "
+          f"{settings.base_url}/v1/tags\n", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
