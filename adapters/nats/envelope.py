@@ -1,0 +1,92 @@
+"""A stored event on the wire and back: the body is the stored state, the headers say where it sits.
+
+The body is exactly the bytes the event store holds (already transcoded, compressed or
+encrypted as the application is configured), so the relay never decodes and the worker decodes
+with the same mapper a store read would use: an event read from NATS and the same event read
+from the store are the same Envelope (ADR: exactly-once effects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper, Notification, StoredEvent
+
+from adapters.bootstrap import Container
+from adapters.nats.subjects import Topology, msg_id
+from projections.base import Envelope
+
+MSG_ID = "Nats-Msg-Id"
+APPLICATION = "Convtrack-Application"
+POSITION = "Convtrack-Position"
+TOPIC = "Convtrack-Topic"
+ORIGINATOR_ID = "Convtrack-Originator-Id"
+ORIGINATOR_VERSION = "Convtrack-Originator-Version"
+
+
+class UndecodableMessage(ValueError):
+    """A message without the headers the relay always sets: not one of ours, or corrupted."""
+
+
+def sources_of(container: Container) -> dict[str, Application[Any]]:
+    """The applications whose notification logs feed the read side, by source name."""
+    # Source names are the ones projections track (projections.base.SOURCES), not the
+    # applications' class-derived names, which differ for the management app.
+    return {"management": container.management, "ingestion": container.ingestion}
+
+
+def mappers_of(container: Container) -> dict[str, Mapper[Any]]:
+    """Each source's mapper, to turn stored state back into domain events."""
+    return {name: app.mapper for name, app in sources_of(container).items()}
+
+
+def to_message(
+    topology: Topology, application: str, notification: Notification
+) -> tuple[str, bytes, dict[str, str]]:
+    """Subject, body and headers for one notification."""
+    headers = {
+        MSG_ID: msg_id(application, notification.id),
+        APPLICATION: application,
+        POSITION: str(notification.id),
+        TOPIC: notification.topic,
+        ORIGINATOR_ID: str(notification.originator_id),
+        ORIGINATOR_VERSION: str(notification.originator_version),
+    }
+    return topology.subject_for(notification.topic), notification.state, headers
+
+
+def position_of(headers: Mapping[str, str] | None) -> tuple[str, int]:
+    """The source application and position a message carries, without decoding its body."""
+    if not headers or APPLICATION not in headers or POSITION not in headers:
+        raise UndecodableMessage(f"message lacks {APPLICATION}/{POSITION} headers: {headers!r}")
+    try:
+        return headers[APPLICATION], int(headers[POSITION])
+    except ValueError as error:
+        raise UndecodableMessage(f"bad {POSITION} header: {headers[POSITION]!r}") from error
+
+
+def from_message(
+    mappers: Mapping[str, Mapper[Any]], headers: Mapping[str, str] | None, body: bytes
+) -> Envelope:
+    """Decode one message into an Envelope with the source application's mapper."""
+    application, position = position_of(headers)
+    assert headers is not None  # position_of checked
+    mapper = mappers.get(application)
+    if mapper is None:
+        raise UndecodableMessage(f"unknown source application {application!r}")
+    try:
+        stored = StoredEvent(originator_id=UUID(headers[ORIGINATOR_ID]),
+                             originator_version=int(headers[ORIGINATOR_VERSION]),
+                             topic=headers[TOPIC], state=body)
+    except (KeyError, ValueError) as error:
+        raise UndecodableMessage(f"{application}:{position}: bad headers: {error}") from error
+    return Envelope(application, position, mapper.to_domain_event(stored))
+
+
+def from_notification(application: str, mapper: Mapper[Any], notification: Notification
+                      ) -> Envelope:
+    """Decode one notification read straight from the event store (gap fill, catch-up)."""
+    return Envelope(application, notification.id, mapper.to_domain_event(notification))
