@@ -78,5 +78,8 @@ class CampaignCommands(ManagementBase):
                                   actor=caller.actor, occurred_at=self.clock())
         except SpendCurrencyMismatch as mismatch:
             raise Invalid("currency", "currency_mismatch", str(mismatch)) from None
+        except CampaignArchived:
+            # API.md: 409 for a change the thing's state forbids (was an unmapped 500).
+            raise Conflict("the campaign was archived before this day", field="day") from None
         self.save(campaign)
         return campaign

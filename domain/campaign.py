@@ -23,8 +23,9 @@ class Campaign(Aggregate):
     """An ad campaign, owned by one account.
 
     Invariants: `status_history` is in recording order and starts with the status at creation
-    (ATTRIBUTION.md: a campaign's status at a time); an archived campaign never changes again;
-    spend is one amount per day (the last record wins) in a single currency.
+    (ATTRIBUTION.md: a campaign's status at a time); an archived campaign is never renamed or
+    re-activated, and takes spend only for days up to its archive day; spend is one amount per
+    day (the last record wins) in a single currency.
     """
 
     TOPIC = "convtrack:Campaign"
@@ -97,6 +98,10 @@ class Campaign(Aggregate):
         self, day: str, amount_minor: int, currency: str, actor: str, occurred_at: datetime
     ) -> None:
         """Record a day's spend; a later record for the same day replaces the earlier one."""
+        # The ad platform bills the last days a campaign ran after it was archived, so spend
+        # is taken for days up to the archive day (UTC); a later day would be spend it never had.
+        if self.status == "archived" and day > self.status_history[-1][0].date().isoformat():
+            raise CampaignArchived(f"campaign {self.id} was archived before {day}")
         if self.currency is not None and currency != self.currency:
             raise SpendCurrencyMismatch(f"this campaign's spend is in {self.currency}")
         self._record_spend(day, amount_minor, currency, actor, occurred_at)

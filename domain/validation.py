@@ -48,7 +48,9 @@ ISO_4217 = frozenset(
 
 def check_currency(currency: str, field: str = "currency") -> None:
     """ISO 4217: three upper-case letters naming a known currency."""
-    if len(currency) != 3 or not currency.isascii() or not currency.isupper():
+    # isupper() alone ignores non-letters ("U$D".isupper() is True): require letters too.
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha() \
+            or not currency.isupper():
         raise Invalid(field, "invalid_currency", f"{currency!r} is not three upper-case letters")
     if currency not in ISO_4217:
         raise Invalid(field, "unknown_currency", f"{currency!r} is not an ISO 4217 currency")

@@ -1,0 +1,129 @@
+"""The MemberTimeline aggregate: touches, conversions, opt-out and opt-in; events and replay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from eventsourcing.application import project_aggregate
+from eventsourcing.utils import get_topic
+
+from domain.member_timeline import MemberOptedOut, MemberTimeline, timeline_id
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
+
+
+def replay(events: Sequence[Any]) -> MemberTimeline:
+    """The aggregate rebuilt from its events alone."""
+    timeline = project_aggregate(None, events)
+    assert isinstance(timeline, MemberTimeline)
+    return timeline
+
+
+def new_timeline(member_id: str = "m-1") -> MemberTimeline:
+    return MemberTimeline(member_id=member_id, actor="admin", occurred_at=T0)
+
+
+def convert(timeline: MemberTimeline, event_id: str = "c-1", **overrides: Any) -> None:
+    fields: dict[str, Any] = {
+        "event_id": event_id, "action_id": "act", "tag_id": "tag",
+        "value": {"amount_minor": 100, "currency": "USD"}, "source": "api", "click_id": None,
+        "actor": "account:a", "occurred_at": T1,
+    }
+    timeline.record_conversion(**(fields | overrides))
+
+
+def test_one_timeline_per_member_id_found_without_an_index() -> None:
+    assert new_timeline("m-1").id == timeline_id("m-1") == MemberTimeline.create_id("m-1")
+    assert timeline_id("m-1") != timeline_id("m-2")
+    # Stable forever: stored history depends on it (UUID v5 of the member id).
+    assert str(timeline_id("m-1")) == str(timeline_id("m-1"))
+    assert timeline_id("m-1").version == 5
+
+
+def test_a_click_and_an_impression_record_their_own_events() -> None:
+    timeline = new_timeline()
+    timeline.record_touch("click", "t-1", "camp", actor="admin", occurred_at=T0)
+    timeline.record_touch("impression", "t-2", "camp", actor="admin", occurred_at=T1)
+    created, click, impression = timeline.collect_events()
+    assert get_topic(type(created)) == "convtrack:MemberTimeline.Created"
+    assert get_topic(type(click)) == "convtrack:MemberTimeline.ClickRecorded"
+    assert get_topic(type(impression)) == "convtrack:MemberTimeline.ImpressionRecorded"
+    assert (click.event_id, click.campaign_id, click.occurred_at) == ("t-1", "camp", T0)
+    assert (impression.event_id, impression.occurred_at) == ("t-2", T1)
+    assert timeline.facts == 2
+
+
+def test_a_touch_records_when_it_occurred_and_when_it_was_recorded_separately() -> None:
+    timeline = new_timeline()
+    long_ago = T0 - timedelta(days=300)
+    timeline.record_touch("click", "t-1", "camp", actor="admin", occurred_at=long_ago)
+    click = timeline.collect_events()[-1]
+    assert click.occurred_at == long_ago
+    assert click.timestamp > long_ago  # recorded now, by the library
+
+
+def test_a_conversion_records_its_action_tag_value_source_and_click() -> None:
+    timeline = new_timeline()
+    convert(timeline, source="tag", click_id="t-1")
+    conversion = timeline.collect_events()[-1]
+    assert get_topic(type(conversion)) == "convtrack:MemberTimeline.ConversionRecorded"
+    assert (conversion.event_id, conversion.action_id, conversion.tag_id) == ("c-1", "act", "tag")
+    assert conversion.value == {"amount_minor": 100, "currency": "USD"}
+    assert (conversion.source, conversion.click_id) == ("tag", "t-1")
+    assert (conversion.actor, conversion.occurred_at) == ("account:a", T1)
+
+
+def test_an_opted_out_member_takes_no_touch_or_conversion() -> None:
+    timeline = new_timeline()
+    timeline.opt_out(actor="admin", occurred_at=T0)
+    timeline.collect_events()
+    with pytest.raises(MemberOptedOut):
+        timeline.record_touch("click", "t-1", "camp", actor="admin", occurred_at=T1)
+    with pytest.raises(MemberOptedOut):
+        convert(timeline)
+    assert timeline.collect_events() == []
+    assert timeline.facts == 0
+
+
+def test_opting_in_again_resumes_recording() -> None:
+    timeline = new_timeline()
+    timeline.opt_out(actor="admin", occurred_at=T0)
+    timeline.opt_in(actor="admin", occurred_at=T1)
+    timeline.record_touch("impression", "t-1", "camp", actor="admin", occurred_at=T1)
+    assert not timeline.opted_out
+    assert timeline.facts == 1
+
+
+def test_a_second_opt_out_or_an_opt_in_without_opt_out_records_nothing() -> None:
+    timeline = new_timeline()
+    timeline.collect_events()
+    timeline.opt_in(actor="admin", occurred_at=T0)
+    timeline.opt_out(actor="admin", occurred_at=T0)
+    timeline.opt_out(actor="admin", occurred_at=T1)
+    events = timeline.collect_events()
+    assert [get_topic(type(e)) for e in events] == ["convtrack:MemberTimeline.OptedOut"]
+
+
+def test_facts_recorded_before_an_opt_out_stay_in_the_history() -> None:
+    timeline = new_timeline()
+    timeline.record_touch("click", "t-1", "camp", actor="admin", occurred_at=T0)
+    timeline.opt_out(actor="admin", occurred_at=T1)
+    events = timeline.collect_events()
+    assert [type(e).__name__ for e in events] == ["Created", "ClickRecorded", "OptedOut"]
+
+
+def test_replaying_the_events_rebuilds_the_same_timeline() -> None:
+    timeline = new_timeline()
+    timeline.record_touch("click", "t-1", "camp", actor="admin", occurred_at=T0)
+    convert(timeline)
+    timeline.opt_out(actor="admin", occurred_at=T1)
+    timeline.opt_in(actor="admin", occurred_at=T1)
+    timeline.record_touch("impression", "t-2", "camp", actor="admin", occurred_at=T1)
+    timeline.opt_out(actor="admin", occurred_at=T1)
+    rebuilt = replay(timeline.collect_events())
+    assert rebuilt == timeline
+    assert (rebuilt.member_id, rebuilt.facts, rebuilt.opted_out) == ("m-1", 3, True)
