@@ -69,7 +69,9 @@ class FactRecorder(Protocol):
 
     def find_fact_keys(self, scope: str, event_ids: Sequence[str]) -> dict[str, FactKey]: ...
 
-    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]: ...
+    def select_heads(
+        self, originator_ids: Sequence[UUID], consent_topics: Sequence[str]
+    ) -> dict[UUID, tuple[int, str | None]]: ...
 
     def list_duplicates(self, scope: str, event_id: str) -> list[DuplicateEntry]: ...
 
@@ -101,8 +103,17 @@ class InMemoryFactRecorder(POPOApplicationRecorder):
         found = (self.fact_keys.get((scope, e)) for e in event_ids)
         return {k.event_id: k for k in found if k is not None}
 
-    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        return [e for i in originator_ids for e in self.select_events(i)]
+    def select_heads(
+        self, originator_ids: Sequence[UUID], consent_topics: Sequence[str]
+    ) -> dict[UUID, tuple[int, str | None]]:
+        heads: dict[UUID, tuple[int, str | None]] = {}
+        for originator_id in originator_ids:
+            events = self.select_events(originator_id)
+            if events:
+                consent = [e.topic for e in events if e.topic in consent_topics]
+                heads[originator_id] = (events[-1].originator_version,
+                                        consent[-1] if consent else None)
+        return heads
 
     def list_duplicates(self, scope: str, event_id: str) -> list[DuplicateEntry]:
         return [d for d in self.duplicates if (d.scope, d.event_id) == (scope, event_id)]

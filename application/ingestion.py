@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import Application, project_aggregate
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.popo import POPOFactory
 
@@ -33,6 +33,7 @@ from application.management_base import Clock, utc_now
 from domain.member_timeline import MemberTimeline, timeline_id
 
 MAX_ATTEMPTS = 5
+CONSENT_TOPICS = (MemberTimeline.OptedOut.TOPIC, MemberTimeline.OptedIn.TOPIC)
 
 
 class IngestionApp(Application[UUID]):
@@ -52,7 +53,7 @@ class IngestionApp(Application[UUID]):
         if isinstance(self.factory, POPOFactory):
             return InMemoryFactRecorder()
         recorder = super().construct_recorder()
-        for method in ("find_fact_keys", "select_events_of", "list_duplicates"):
+        for method in ("find_fact_keys", "select_heads", "list_duplicates"):
             if not hasattr(recorder, method):
                 raise TypeError(f"{type(recorder).__name__} cannot keep the fact ledger")
         return recorder
@@ -178,19 +179,18 @@ class IngestionApp(Application[UUID]):
     def _load_timelines(
         self, member_ids: Sequence[str], caller: Caller | None
     ) -> dict[str, MemberTimeline]:
-        """Every named member's timeline, from one query; new members get a new timeline."""
+        """Every named member's timeline from one query of heads; new members get a new one."""
         wanted = {timeline_id(m): m for m in dict.fromkeys(member_ids)}
-        by_id: dict[UUID, list[Any]] = defaultdict(list)
-        for stored in self.ledger.select_events_of(list(wanted)):
-            by_id[UUID(str(stored.originator_id))].append(stored)
+        heads = self.ledger.select_heads(list(wanted), CONSENT_TOPICS)
+        now = self.clock()
         timelines: dict[str, MemberTimeline] = {}
         for uuid, member_id in wanted.items():
-            events = sorted(by_id.get(uuid, []), key=lambda s: s.originator_version)
-            if events:
-                domain_events = (self.mapper.to_domain_event(s) for s in events)
-                timelines[member_id] = cast(MemberTimeline,
-                                            project_aggregate(None, domain_events))
+            head = heads.get(uuid)
+            if head is not None:
+                version, consent = head
+                timelines[member_id] = MemberTimeline.from_head(
+                    member_id, version, consent == MemberTimeline.OptedOut.TOPIC, now)
             elif caller is not None:
                 timelines[member_id] = MemberTimeline(member_id=member_id, actor=caller.actor,
-                                                      occurred_at=self.clock())
+                                                      occurred_at=now)
         return timelines

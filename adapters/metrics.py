@@ -1,0 +1,66 @@
+"""Prometheus metrics: facts at the door, the relay, the projection workers (issue 3, item 5).
+
+Counters and histograms are process-local: they count what this process did. Positions, lags
+and parked counts are set from the database when `/metrics` is scraped (adapters/nats/status.py),
+so they are right even when the relay or workers run in other processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import generate_latest
+
+from application.facts import ItemResult
+
+FACTS = Counter("convtrack_facts_total", "Facts received, by kind, outcome and rejection reason",
+                ["kind", "status", "reason"])
+
+RELAY_PUBLISHED = Counter("convtrack_relay_published_total",
+                          "Events the relay published and JetStream confirmed", ["application"])
+RELAY_DUPLICATES = Counter("convtrack_relay_duplicates_total",
+                           "Re-published events JetStream dropped by Nats-Msg-Id", ["application"])
+RELAY_FAILURES = Counter("convtrack_relay_failures_total",
+                         "Relay rounds that failed and backed off", ["application"])
+RELAY_POSITION = Gauge("convtrack_relay_position",
+                       "Last position confirmed published", ["application"])
+RELAY_LAG = Gauge("convtrack_relay_lag",
+                  "Events recorded but not yet confirmed published", ["application"])
+STORE_POSITION = Gauge("convtrack_store_position",
+                       "Highest notification id in the event store", ["application"])
+
+PROJECTION_EVENTS = Counter("convtrack_projection_events_total",
+                            "Events applied by projection workers, by path (nats, gap, store)",
+                            ["projection", "path"])
+PROJECTION_FAILURES = Counter("convtrack_projection_failures_total",
+                              "Failed attempts to apply a batch or an event", ["projection"])
+PROJECTION_PARKED = Counter("convtrack_projection_parked_total",
+                            "Events parked by this process after repeated failures",
+                            ["projection"])
+PROJECTION_POSITION = Gauge("convtrack_projection_position", "Tracked position",
+                            ["projection", "application"])
+PROJECTION_LAG = Gauge("convtrack_projection_lag",
+                       "Events in the store not yet applied (consumer lag)",
+                       ["projection", "application"])
+PARKED_EVENTS = Gauge("convtrack_parked_events", "Events parked, per projection", ["projection"])
+PROJECTION_LATENCY = Histogram(
+    "convtrack_projection_latency_seconds",
+    "From an event's recorded timestamp to its read-model commit (live path only)",
+    ["projection"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
+
+
+def count_fact_results(kind: str, results: Iterable[ItemResult]) -> None:
+    """Count one batch's answers: accepted, duplicate, or rejected by reason."""
+    tally: dict[tuple[str, str], int] = {}
+    for result in results:
+        key = (result.status, result.reason or "")
+        tally[key] = tally.get(key, 0) + 1
+    for (status, reason), count in tally.items():
+        FACTS.labels(kind, status, reason).inc(count)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The exposition text of every registered metric, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
