@@ -54,7 +54,7 @@ def test_a_click_and_an_impression_record_their_own_events() -> None:
     assert get_topic(type(impression)) == "convtrack:MemberTimeline.ImpressionRecorded"
     assert (click.event_id, click.campaign_id, click.occurred_at) == ("t-1", "camp", T0)
     assert (impression.event_id, impression.occurred_at) == ("t-2", T1)
-    assert timeline.facts == 2
+    assert (click.originator_version, impression.originator_version) == (2, 3)
 
 
 def test_a_touch_records_when_it_occurred_and_when_it_was_recorded_separately() -> None:
@@ -86,7 +86,6 @@ def test_an_opted_out_member_takes_no_touch_or_conversion() -> None:
     with pytest.raises(MemberOptedOut):
         convert(timeline)
     assert timeline.collect_events() == []
-    assert timeline.facts == 0
 
 
 def test_opting_in_again_resumes_recording() -> None:
@@ -95,7 +94,7 @@ def test_opting_in_again_resumes_recording() -> None:
     timeline.opt_in(actor="admin", occurred_at=T1)
     timeline.record_touch("impression", "t-1", "camp", actor="admin", occurred_at=T1)
     assert not timeline.opted_out
-    assert timeline.facts == 1
+    assert type(timeline.collect_events()[-1]) is MemberTimeline.ImpressionRecorded
 
 
 def test_a_second_opt_out_or_an_opt_in_without_opt_out_records_nothing() -> None:
@@ -126,4 +125,24 @@ def test_replaying_the_events_rebuilds_the_same_timeline() -> None:
     timeline.opt_out(actor="admin", occurred_at=T1)
     rebuilt = replay(timeline.collect_events())
     assert rebuilt == timeline
-    assert (rebuilt.member_id, rebuilt.facts, rebuilt.opted_out) == ("m-1", 3, True)
+    assert (rebuilt.member_id, rebuilt.version, rebuilt.opted_out) == ("m-1", 7, True)
+
+
+@pytest.mark.parametrize("opted_out", [False, True])
+def test_a_timeline_resumed_from_its_head_continues_where_the_history_ends(
+    opted_out: bool,
+) -> None:
+    history = new_timeline()
+    history.record_touch("click", "t-1", "camp", actor="admin", occurred_at=T0)
+    if opted_out:
+        history.opt_out(actor="admin", occurred_at=T0)
+    resumed = MemberTimeline.from_head("m-1", history.version, opted_out, T1)
+    assert (resumed.id, resumed.version, resumed.opted_out) == (
+        history.id, history.version, opted_out)
+    if opted_out:
+        with pytest.raises(MemberOptedOut):
+            convert(resumed)
+    else:
+        convert(resumed)
+        (conversion,) = resumed.collect_events()
+        assert conversion.originator_version == history.version + 1
