@@ -1,0 +1,233 @@
+"""The attribution read model: its records and the interface its stores implement.
+
+The projection (projections/attribution.py) reads and writes the model only through a
+`AttributionSession`: one per batch, holding the projection's tracking rows locked, so that the
+reads of a batch and its writes plus the new tracking positions are one transaction (ADR 0007:
+exactly-once effects). Queries for the read API go through `AttributionQueries`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from domain.attribution import ActionRules, Credit, Touch
+from domain.values import Money
+from projections.tracking import TrackedView
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What attribution decided for one conversion (ATTRIBUTION.md: Counting, Value)."""
+
+    status: str
+    credits: tuple[Credit, ...]
+    value: Money | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionRecord:
+    """A recorded conversion with the settings it is attributed under and its outcome.
+
+    `rules` is None while the action's settings are not known to the projection yet (its
+    management event not processed): such a conversion is shown unattributed until they are.
+    """
+
+    tag_id: str
+    event_id: str
+    timeline_id: str
+    member_id: str
+    action_id: str
+    category: str | None
+    occurred_at: datetime
+    seq: int
+    own_value: Money | None
+    rules: ActionRules | None
+    source: str
+    recorded_at: datetime
+    outcome: Outcome
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """A conversion is one per (tag, event_id) (ATTRIBUTION.md: delivery duplicates)."""
+        return self.tag_id, self.event_id
+
+    @property
+    def day(self) -> date:
+        """The UTC day a report counts the conversion on (API.md: days are UTC)."""
+        return self.occurred_at.astimezone(UTC).date()
+
+    def with_outcome(self, outcome: Outcome, rules: ActionRules | None = None,
+                     category: str | None = None) -> ConversionRecord:
+        """A copy with a new outcome (and the settings, when they were pending)."""
+        if rules is None:
+            return replace(self, outcome=outcome)
+        return replace(self, outcome=outcome, rules=rules, category=category)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditRow:
+    """One counted credit, the unit reports add up (one per conversion and campaign)."""
+
+    tag_id: str
+    event_id: str
+    campaign_id: str
+    action_id: str
+    category: str | None
+    day: date
+    kind: str
+    value_minor: int | None
+    currency: str | None
+
+
+def credit_rows(record: ConversionRecord) -> list[CreditRow]:
+    """The report rows of a conversion: one per counted credit, carrying its whole value."""
+    value = record.outcome.value
+    return [CreditRow(record.tag_id, record.event_id, credit.campaign_id, record.action_id,
+                      record.category, record.day, credit.kind,
+                      None if value is None else value.amount_minor,
+                      None if value is None else value.currency)
+            for credit in record.outcome.credits]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionState:
+    """A conversion action's current settings, as the projection last saw them."""
+
+    action_id: str
+    tag_id: str
+    settings: Mapping[str, Any]
+
+    @property
+    def category(self) -> str:
+        """The action's category."""
+        return str(self.settings["category"])
+
+    def rules(self) -> ActionRules:
+        """The settings attribution applies (ATTRIBUTION.md: the action's settings)."""
+        s = self.settings
+        return ActionRules(
+            action_id=self.action_id,
+            click_window_days=int(s["click_window_days"]),
+            view_window_days=int(s["view_window_days"]),
+            counting=str(s["counting"]),
+            attribution=str(s["attribution"]),
+            campaign_ids=frozenset(s["campaign_ids"]),
+            value_mode=str(s["value_mode"]),
+            value=Money.from_dict(s["value"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignState:
+    """A campaign's owner and status history: (effective time, status) in recording order."""
+
+    campaign_id: str
+    owner_account_id: str
+    history: tuple[tuple[datetime, str], ...]
+
+
+@dataclass
+class MemberFacts:
+    """Everything stored about one member that attribution needs."""
+
+    timeline_id: str
+    touches: list[Touch] = field(default_factory=list)
+    conversions: list[ConversionRecord] = field(default_factory=list)
+
+
+@dataclass
+class AttributionChanges:
+    """What one batch changes; a store writes it with the new tracking positions atomically."""
+
+    members: dict[str, str] = field(default_factory=dict)  # timeline id -> member id
+    touches: list[tuple[str, Touch]] = field(default_factory=list)  # (timeline id, touch)
+    new_conversions: list[ConversionRecord] = field(default_factory=list)
+    changed_conversions: list[ConversionRecord] = field(default_factory=list)
+    actions: dict[str, ActionState] = field(default_factory=dict)
+    campaigns: dict[str, CampaignState] = field(default_factory=dict)
+    spend: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (campaign, day)
+
+
+class AttributionSession(ABC):
+    """One batch's view of the store, inside one transaction holding the tracking rows."""
+
+    @abstractmethod
+    def positions(self) -> dict[str, int]:
+        """The tracked positions, locked until the session ends."""
+
+    @abstractmethod
+    def get_actions(self, action_ids: Iterable[str]) -> dict[str, ActionState]:
+        """The known actions among these ids."""
+
+    @abstractmethod
+    def get_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
+        """The known campaigns among these ids."""
+
+    @abstractmethod
+    def get_member_ids(self, timeline_ids: Iterable[str]) -> dict[str, str]:
+        """The member id of each known timeline among these."""
+
+    @abstractmethod
+    def list_timelines_touching(self, since: Mapping[str, datetime | None]) -> set[str]:
+        """Timelines with a touch of a campaign at or after its time (any time when None)."""
+
+    @abstractmethod
+    def list_pending_timelines(self, action_ids: Iterable[str]) -> set[str]:
+        """Timelines with a conversion of these actions whose settings were not known yet."""
+
+    @abstractmethod
+    def load_facts(self, timeline_ids: Iterable[str]) -> dict[str, MemberFacts]:
+        """The stored touches and conversions of these timelines (one query per table)."""
+
+    @abstractmethod
+    def save(self, changes: AttributionChanges, positions: Mapping[str, int]) -> None:
+        """Write the changes and the new positions; committed when the session ends."""
+
+
+@dataclass(frozen=True)
+class ConversionFilter:
+    """The filters of GET /v1/conversions; `tag_ids` is the caller's ACL scope."""
+
+    tag_ids: frozenset[str]
+    action_id: str | None = None
+    campaign_id: str | None = None
+    timeline_id: str | None = None
+    status: str | None = None
+    occurred_from: datetime | None = None  # inclusive
+    occurred_before: datetime | None = None  # exclusive
+    after: tuple[datetime, str, str] | None = None  # keyset: (occurred_at, event_id, tag_id)
+    limit: int = 100
+
+
+class AttributionQueries(ABC):
+    """What the read API asks of the attribution model."""
+
+    @abstractmethod
+    def list_conversions(self, query: ConversionFilter) -> list[ConversionRecord]:
+        """Conversions matching the filter, newest first ((occurred_at, event_id, tag_id) desc)."""
+
+    @abstractmethod
+    def find_conversions(self, event_id: str, tag_ids: Iterable[str]) -> list[ConversionRecord]:
+        """The conversions with this event id among these tags."""
+
+    @abstractmethod
+    def get_member_facts(self, timeline_id: str) -> MemberFacts:
+        """Everything stored about one member (for explanations)."""
+
+    @abstractmethod
+    def list_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
+        """The known campaigns among these ids."""
+
+
+class AttributionView(TrackedView, AttributionQueries):
+    """A store of the attribution model: tracking, parking, batch sessions and queries."""
+
+    @abstractmethod
+    def session(self) -> AbstractContextManager[AttributionSession]:
+        """A batch session: commits when the block ends normally, rolls back on error."""
+

@@ -1,0 +1,87 @@
+"""Driving a projection from the event store itself: catch-up, rebuilds and synchronous tests.
+
+Workers use this when they are far behind or find a gap in what NATS delivered (DESIGN.md: the
+event store is the truth); tests use it to bring read models up to date before asserting. It
+reads each source application's notification log from the projection's tracked position in
+pages, decodes them, and hands each page to `process_batch` (which skips anything already
+applied, so running it twice, or beside a worker, changes nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from projections.base import Envelope, Projection
+
+log = logging.getLogger("convtrack.projections")
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+class NotificationLog(Protocol):
+    """The part of an eventsourcing application recorder read here."""
+
+    def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
+                             topics: Sequence[str] = (), *, inclusive_of_start: bool = True
+                             ) -> Sequence[Any]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+
+class EventMapper(Protocol):
+    """Decodes stored events (the library's Mapper)."""
+
+    def to_domain_event(self, stored_event: Any) -> Any: ...
+
+
+class EventSource(Protocol):
+    """An eventsourcing Application seen as a log of events: ManagementApp, IngestionApp."""
+
+    @property
+    def recorder(self) -> Any: ...  # a NotificationLog; Any because the library types it wider
+
+    @property
+    def mapper(self) -> Any: ...  # an EventMapper
+
+
+def read_envelopes(name: str, source: EventSource, after: int, limit: int,
+                   stop: int | None = None) -> list[Envelope]:
+    """Up to `limit` events of the source named `name` after `after` (and not after `stop`)."""
+    recorder: NotificationLog = source.recorder
+    mapper: EventMapper = source.mapper
+    notifications = recorder.select_notifications(after + 1, limit, stop=stop)
+    return [Envelope(name, n.id, mapper.to_domain_event(n)) for n in notifications]
+
+
+def catch_up(
+    projection: Projection,
+    sources: Mapping[str, EventSource],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Apply every event recorded so far that the projection has not applied; returns how many.
+
+    `sources` maps the source names of projections/base.py (SOURCES) to the applications; they
+    are read one after the other, in the order given: give "management" first, so catalogue
+    events (actions, campaigns) are known before the facts that use them.
+    Each source is read up to its position when catch-up reached it, so a busy store cannot keep
+    the call going forever.
+    """
+    applied = 0
+    for name, source in sources.items():
+        recorder: NotificationLog = source.recorder
+        stop = recorder.max_notification_id() or 0
+        position = projection.tracked_positions().get(name, 0)
+        while position < stop:
+            batch = read_envelopes(name, source, position, batch_size, stop)
+            if not batch:
+                break
+            projection.process_batch(batch)
+            position = batch[-1].position
+            applied += len(batch)
+            if on_batch is not None:
+                on_batch(len(batch))
+    log.debug("caught up", extra={"projection": projection.name, "events": applied})
+    return applied
