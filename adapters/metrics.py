@@ -33,6 +33,9 @@ STORE_POSITION = Gauge("convtrack_store_position",
 PROJECTION_EVENTS = Counter("convtrack_projection_events_total",
                             "Events applied by projection workers, by path (nats, gap, store)",
                             ["projection", "path"])
+PROJECTION_GAP_FILLS = Counter("convtrack_projection_gap_filled_total",
+                               "Events read from the store because NATS did not deliver them",
+                               ["projection"])
 PROJECTION_FAILURES = Counter("convtrack_projection_failures_total",
                               "Failed attempts to apply a batch or an event", ["projection"])
 PROJECTION_PARKED = Counter("convtrack_projection_parked_total",

@@ -9,6 +9,8 @@ from the store are the same Envelope (ADR: exactly-once effects).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +31,17 @@ ORIGINATOR_VERSION = "Convtrack-Originator-Version"
 
 class UndecodableMessage(ValueError):
     """A message without the headers the relay always sets: not one of ours, or corrupted."""
+
+
+@dataclass(frozen=True)
+class Undecoded:
+    """Stands in for an event whose state the mapper could not decode, so it can be parked."""
+
+    TOPIC = "convtrack:Undecoded"
+
+    topic: str
+    error: str
+    timestamp: datetime | None = None
 
 
 def sources_of(container: Container) -> dict[str, Application[Any]]:
@@ -82,11 +95,21 @@ def from_message(
                              originator_version=int(headers[ORIGINATOR_VERSION]),
                              topic=headers[TOPIC], state=body)
     except (KeyError, ValueError) as error:
-        raise UndecodableMessage(f"{application}:{position}: bad headers: {error}") from error
-    return Envelope(application, position, mapper.to_domain_event(stored))
+        return Envelope(application, position,
+                        Undecoded(headers.get(TOPIC, "?"), f"bad headers: {error!r}"))
+    return decode(application, position, mapper, stored)
 
 
 def from_notification(application: str, mapper: Mapper[Any], notification: Notification
                       ) -> Envelope:
     """Decode one notification read straight from the event store (gap fill, catch-up)."""
-    return Envelope(application, notification.id, mapper.to_domain_event(notification))
+    return decode(application, notification.id, mapper, notification)
+
+
+def decode(application: str, position: int, mapper: Mapper[Any], stored: StoredEvent
+           ) -> Envelope:
+    """The envelope of a stored event; an Undecoded stand-in if the mapper fails on it."""
+    try:
+        return Envelope(application, position, mapper.to_domain_event(stored))
+    except Exception as error:  # parked by the worker with this text, never skipped silently
+        return Envelope(application, position, Undecoded(stored.topic, repr(error)))

@@ -1,0 +1,226 @@
+"""Running the relay and the projection workers: inside `convtrack serve`, or as `convtrack worker`.
+
+Both run on one asyncio loop in a background thread: the HTTP server keeps the main thread, and
+every blocking store call goes to the loop's thread pool. NATS is reached with endless
+reconnects; while it is away the relay backs off and the write side is untouched (issue 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import nats
+from eventsourcing.postgres import PostgresApplicationRecorder
+from nats.aio.client import Client as NatsClient
+
+from adapters.bootstrap import Container
+from adapters.nats.envelope import mappers_of, sources_of
+from adapters.nats.listen import Wakeup, listen
+from adapters.nats.relay import Relay
+from adapters.nats.state import read_side_state
+from adapters.nats.store_reader import StoreReader
+from adapters.nats.stream import ensure_stream
+from adapters.nats.subjects import Topology
+from adapters.nats.worker import ProjectionWorker, WorkerOptions
+from projections.base import Projection
+
+_log = logging.getLogger("convtrack.read_side")
+
+T = TypeVar("T")
+
+
+@dataclass
+class ReadSideOptions:
+    """What runs and how; the defaults are `convtrack serve`'s."""
+
+    relay: bool = True
+    workers: bool = True
+    topology: Topology | None = None  # default: Topology.for_schema(the container's schema)
+    worker: WorkerOptions = field(default_factory=WorkerOptions)
+    relay_page_size: int = 1000
+    poll_interval: float | None = None  # default: 1 s with LISTEN, 0.1 s without
+
+
+def select_projections(projections: Sequence[Projection], names: Sequence[str] | None
+                       ) -> list[Projection]:
+    """The projections with these names (all when none given); an unknown name is an error."""
+    if not names:
+        return list(projections)
+    known = {p.name: p for p in projections}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown projection {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+class ReadSideRuntime:
+    """The relay and workers on their own event loop thread; `start()` returns at once."""
+
+    def __init__(self, container: Container, projections: Sequence[Projection], nats_url: str,
+                 options: ReadSideOptions | None = None) -> None:
+        self.container = container
+        self.projections = list(projections)
+        self.nats_url = nats_url
+        self.options = options or ReadSideOptions()
+        self.topology = self.options.topology or Topology.for_schema(
+            container.settings.database_schema)
+        self.relay: Relay | None = None
+        self.workers: list[ProjectionWorker] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    def start(self) -> ReadSideRuntime:
+        """Start the background thread (the connection to NATS is made, and retried, there)."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._thread_main, name="convtrack-read-side",
+                                        daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel the relay and workers, close the NATS connection, join the thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        if self._loop is not None and self._main is not None:
+            self._loop.call_soon_threadsafe(self._main.cancel)
+        thread.join(timeout)
+        if thread.is_alive():
+            _log.warning("read side did not stop within %.0f s", timeout)
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> ReadSideRuntime:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        # The default pool (CPU count + 4) is too small for a relay, a LISTEN task and several
+        # workers each with a store call and a prefetch in flight.
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32,
+                                                     thread_name_prefix="convtrack-read-side"))
+        self._loop = loop
+        try:
+            self._main = loop.create_task(self._run())
+            self._ready.set()
+            loop.run_until_complete(self._main)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            _log.exception("read side stopped on an error")
+        finally:
+            self._ready.set()
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    async def _run(self) -> None:
+        nc = await connect(self.nats_url)
+        try:
+            js = nc.jetstream(publish_async_max_pending=self.options.relay_page_size * 2)
+            await retry_forever(lambda: ensure_stream(js, self.topology), "ensure stream")
+            tasks = [asyncio.create_task(c) for c in self._components(js)]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await nc.close()
+
+    def _components(self, js: nats.js.JetStreamContext) -> list[Coroutine[Any, Any, None]]:
+        sources = sources_of(self.container)
+        state = read_side_state(self.container)
+        coroutines: list[Coroutine[Any, Any, None]] = []
+        if self.options.relay:
+            channels = [app.recorder.channel_name for app in sources.values()
+                        if isinstance(app.recorder, PostgresApplicationRecorder)]
+            dsn = self.container.settings.database_url
+            poll = self.options.poll_interval or (1.0 if channels and dsn else 0.1)
+            wakeup = Wakeup(poll)
+            self.relay = Relay(sources, state, js, self.topology, wakeup,
+                               page_size=self.options.relay_page_size)
+            coroutines.append(self.relay.run())
+            if channels and dsn:
+                coroutines.append(listen(dsn, channels, wakeup))
+        if self.options.workers:
+            reader = StoreReader(sources)
+            mappers = mappers_of(self.container)
+            self.workers = [ProjectionWorker(p, reader, mappers, js, self.topology, state,
+                                             self.options.worker) for p in self.projections]
+            coroutines.extend(w.run() for w in self.workers)
+        return coroutines
+
+
+async def connect(url: str) -> NatsClient:
+    """A NATS connection that reconnects forever; the first connect is retried too."""
+
+    async def log_error(error: Exception) -> None:
+        _log.warning("nats: %s", error, extra={"error": repr(error)})
+
+    async def log_disconnect() -> None:
+        _log.warning("nats disconnected; the relay backs off until it is back")
+
+    async def log_reconnect() -> None:
+        _log.info("nats reconnected")
+
+    async def attempt() -> NatsClient:
+        return await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                  connect_timeout=2, error_cb=log_error,
+                                  disconnected_cb=log_disconnect, reconnected_cb=log_reconnect)
+
+    return await retry_forever(attempt, f"connect to {url}")
+
+
+async def retry_forever(call: Callable[[], Awaitable[T]], what: str, max_backoff: float = 5.0
+                        ) -> T:
+    """Await `call()` until it succeeds, logging each failure; bounded exponential backoff."""
+    backoff = 0.0
+    while True:
+        try:
+            return await call()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            backoff = min(max_backoff, max(0.2, backoff * 2))
+            _log.warning("%s failed, retrying in %.1f s: %s", what, backoff, error,
+                         extra={"error": repr(error)})
+            await asyncio.sleep(backoff)
+
+
+def run_worker(container: Container, projections: Sequence[Projection], nats_url: str,
+               names: Sequence[str] | None = None, *, relay: bool = False,
+               metrics_port: int | None = None) -> None:
+    """Block running the named projections' workers (and the relay if asked) until interrupted."""
+    options = ReadSideOptions(relay=relay, workers=True)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+    runtime = ReadSideRuntime(container, select_projections(projections, names), nats_url,
+                              options)
+    runtime.start()
+    try:
+        # SIGTERM arrives here as SystemExit (supervisor.exit_on_termination_signals), SIGINT as
+        # KeyboardInterrupt; both leave through `finally`, which stops the workers cleanly.
+        while runtime.running:
+            time.sleep(0.5)
+    finally:
+        runtime.stop()
