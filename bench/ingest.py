@@ -136,6 +136,12 @@ def watch_memory(pid: int, peak: list[int], stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server and its worker processes so far."""
+    parent = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [parent, *parent.children(recursive=True)])
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -168,6 +174,8 @@ def main() -> None:
         latencies += asyncio.run(send_all(base, "/v1/conversions", conversions, auth,
                                           args.concurrency))
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.pid)
+        client_cpu = sum(psutil.Process().cpu_times()[:2])
     finally:
         stop.set()
         server.terminate()
@@ -183,6 +191,8 @@ def main() -> None:
     print(f"throughput           {rate:,.0f} facts/s in {elapsed:.1f} s")
     print(f"batch latency        p50 {percentile(ms, 50):.0f} ms  p95 {percentile(ms, 95):.0f} ms"
           f"  p99 {percentile(ms, 99):.0f} ms")
+    print(f"cpu per fact         server {server_cpu / (2 * args.facts) * 1e6:.0f} us, "
+          f"bench client {client_cpu / (2 * args.facts) * 1e6:.0f} us (2 cores shared)")
     print(f"peak server memory   {peak[0] / 2**20:,.0f} MiB (all worker processes)")
     print(f"baseline COPY        {baseline:,.0f} rows/s")
     print(f"ratio                {rate / baseline:.3f} of COPY")
