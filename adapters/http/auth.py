@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
@@ -22,7 +23,7 @@ def provide_container(state: State) -> Container:
     return container_of(state)
 
 
-def provide_caller(request: Request, state: State) -> Caller:
+def provide_caller(request: Request[Any, Any, Any], state: State) -> Caller:
     """Who is calling; 401 when the header is missing or names nothing."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

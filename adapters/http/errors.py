@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -48,12 +49,12 @@ def error_response(status: int, error: str, detail: str, field: str | None) -> R
                     media_type=MediaType.JSON)
 
 
-def on_application_error(_: Request, exc: ApplicationError) -> Response[ErrorBody]:
+def on_application_error(_: Request[Any, Any, Any], exc: ApplicationError) -> Response[ErrorBody]:
     status, error = STATUS_OF.get(type(exc), (400, "bad_request"))
     return error_response(status, error, exc.detail, exc.field)
 
 
-def on_invalid(_: Request, exc: Invalid) -> Response[ErrorBody]:
+def on_invalid(_: Request[Any, Any, Any], exc: Invalid) -> Response[ErrorBody]:
     return error_response(422, exc.code, exc.detail, exc.field)
 
 
@@ -61,7 +62,7 @@ _MISSING = re.compile(r"missing required field `([^`]+)`")
 _UNKNOWN = re.compile(r"unknown field `([^`]+)`")
 
 
-def on_validation(_: Request, exc: ValidationException) -> Response[ErrorBody]:
+def on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     """litestar's msgspec decoding errors: 422 naming the field, or 400 if it is not JSON."""
     problems = exc.extra if isinstance(exc.extra, list) else []
     if not problems:
@@ -80,14 +81,14 @@ def on_validation(_: Request, exc: ValidationException) -> Response[ErrorBody]:
     return error_response(422, "invalid_body", message, field)
 
 
-def on_http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:
+def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     if isinstance(exc, BadRequest):
         return error_response(exc.status_code, exc.error, exc.detail, exc.field)
     code = HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, exc.detail, None)
 
 
-def on_unexpected(request: Request, exc: Exception) -> Response[ErrorBody]:
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response(500, "internal_error", "something went wrong on our side", None)
 

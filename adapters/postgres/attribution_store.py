@@ -1,0 +1,268 @@
+"""The attribution read model in PostgreSQL: batch sessions and the read API's queries.
+
+A batch is one transaction: lock the tracking rows, read what the batch needs with one query
+per table, write new rows with COPY and changed rows with executemany, advance tracking,
+commit (ADR 0007). The catch-up target (20,000 events/s in batches of ~1,000) rules out any
+per-event or per-member round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from psycopg import Connection, sql
+from psycopg_pool import ConnectionPool
+
+from adapters.postgres.attribution_codec import (
+    CONVERSION_COLUMNS,
+    TOUCH_COLUMNS,
+    RowDecoder,
+    conversion_row,
+    credits_json,
+    history_json,
+    history_of,
+    rules_json,
+    settings_json,
+    settings_of,
+)
+from adapters.postgres.tracking_store import PostgresTracking
+from projections.attribution_view import (
+    ActionState,
+    AttributionChanges,
+    AttributionSession,
+    AttributionView,
+    CampaignState,
+    ConversionFilter,
+    ConversionRecord,
+    MemberFacts,
+    credit_rows,
+)
+
+_CREDIT_COLUMNS = ("tag_id", "event_id", "campaign_id", "action_id", "category", "day", "kind",
+                   "value_minor", "currency")
+
+
+class _Session(AttributionSession):
+    def __init__(self, store: PostgresAttributionView, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.decoder = RowDecoder()
+        self._positions = store.lock_positions(conn)
+
+    def _rows(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(self.store.sql(query), params).fetchall()
+
+    def positions(self) -> dict[str, int]:
+        return dict(self._positions)
+
+    def get_actions(self, action_ids: Iterable[str]) -> dict[str, ActionState]:
+        return self.store.fetch_actions(self.conn, action_ids)
+
+    def get_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
+        return self.store.fetch_campaigns(self.conn, campaign_ids)
+
+    def get_member_ids(self, timeline_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(timeline_ids)
+        if not ids:
+            return {}
+        rows = self._rows("SELECT timeline_id::text, member_id FROM {members} "
+                          "WHERE timeline_id = ANY(%s::uuid[])", (ids,))
+        return dict(rows)  # type: ignore[arg-type]
+
+    def list_timelines_touching(self, since: Mapping[str, datetime | None]) -> set[str]:
+        rows = self._rows(
+            "SELECT DISTINCT t.timeline_id::text FROM {touches} t "
+            "JOIN unnest(%s::text[], %s::timestamptz[]) AS c(campaign_id, since) "
+            "ON t.campaign_id = c.campaign_id AND (c.since IS NULL OR t.occurred_at >= c.since)",
+            (list(since), list(since.values())))
+        return {row[0] for row in rows}
+
+    def list_pending_timelines(self, action_ids: Iterable[str]) -> set[str]:
+        rows = self._rows("SELECT DISTINCT timeline_id::text FROM {conversions} "
+                          "WHERE rules IS NULL AND action_id = ANY(%s)", (list(action_ids),))
+        return {row[0] for row in rows}
+
+    def load_facts(self, timeline_ids: Iterable[str]) -> dict[str, MemberFacts]:
+        return self.store.fetch_facts(self.conn, list(timeline_ids), self.decoder)
+
+    def save(self, changes: AttributionChanges, positions: Mapping[str, int]) -> None:
+        self.store.write(self.conn, changes)
+        self.store.save_positions(self.conn, positions)
+
+
+class PostgresAttributionView(PostgresTracking, AttributionView):
+    """The attribution tables of one schema."""
+
+    def __init__(self, pool: ConnectionPool, schema: str) -> None:
+        super().__init__(pool, schema, "attribution")
+        names = ("members", "touches", "conversions", "credits", "actions", "campaigns", "spend")
+        self._tables = {name: self.t(f"attribution_{name}") for name in names}
+
+    def sql(self, query: str) -> sql.Composed:
+        """A query with {members}, {touches}, ... replaced by the schema-qualified tables."""
+        return sql.SQL(query).format(**self._tables)
+
+    @contextmanager
+    def session(self) -> Iterator[AttributionSession]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield _Session(self, conn)
+
+    # --- reads shared by sessions and queries ---------------------------------------------
+
+    def fetch_actions(self, conn: Connection, action_ids: Iterable[str]) -> dict[str, ActionState]:
+        """The known actions among these ids."""
+        ids = list(action_ids)
+        if not ids:
+            return {}
+        rows = conn.execute(self.sql("SELECT action_id, tag_id, settings::text FROM {actions} "
+                                     "WHERE action_id = ANY(%s)"), (ids,)).fetchall()
+        return {a: ActionState(a, t, settings_of(s)) for a, t, s in rows}
+
+    def fetch_campaigns(self, conn: Connection, campaign_ids: Iterable[str]
+                        ) -> dict[str, CampaignState]:
+        """The known campaigns among these ids."""
+        ids = list(campaign_ids)
+        if not ids:
+            return {}
+        rows = conn.execute(self.sql("SELECT campaign_id, owner_account_id, history::text "
+                                     "FROM {campaigns} WHERE campaign_id = ANY(%s)"),
+                            (ids,)).fetchall()
+        return {c: CampaignState(c, o, history_of(h)) for c, o, h in rows}
+
+    def fetch_facts(self, conn: Connection, timeline_ids: list[str], decoder: RowDecoder
+                    ) -> dict[str, MemberFacts]:
+        """The touches and conversions of these timelines: one query per table."""
+        facts = {t: MemberFacts(t) for t in timeline_ids}
+        if not timeline_ids:
+            return facts
+        with conn.cursor() as cur:
+            cur.execute(self.sql(f"SELECT {TOUCH_COLUMNS} FROM {{touches}} "
+                                 "WHERE timeline_id = ANY(%s::uuid[])"), (timeline_ids,))
+            for row in cur:
+                timeline_id, touch = decoder.touch(row)
+                facts[timeline_id].touches.append(touch)
+            cur.execute(self.sql(f"SELECT {CONVERSION_COLUMNS} FROM {{conversions}} "
+                                 "WHERE timeline_id = ANY(%s::uuid[])"), (timeline_ids,))
+            for row in cur:
+                record = decoder.conversion(row)
+                facts[record.timeline_id].conversions.append(record)
+        return facts
+
+    # --- the batch write -------------------------------------------------------------------
+
+    def write(self, conn: Connection, changes: AttributionChanges) -> None:
+        """Write one batch's changes (inside the session's transaction)."""
+        with conn.cursor() as cur:
+            self._copy(cur, "members", ("timeline_id", "member_id"), changes.members.items())
+            self._copy(cur, "touches", ("timeline_id", "event_id", "campaign_id", "kind",
+                                        "occurred_at", "seq"),
+                       ((tl, t.event_id, t.campaign_id, t.kind, t.occurred_at, t.seq)
+                        for tl, t in changes.touches))
+            self._copy(cur, "conversions", tuple(
+                c.split("::")[0] for c in CONVERSION_COLUMNS.split(", ")),
+                (conversion_row(c) for c in changes.new_conversions))
+            changed = changes.changed_conversions
+            if changed:
+                cur.executemany(self.sql(
+                    "UPDATE {conversions} SET category = %s, rules = %s, status = %s, "
+                    "credits = %s, value_minor = %s, currency = %s "
+                    "WHERE tag_id = %s AND event_id = %s"),
+                    [_outcome_params(c) for c in changed])
+                # A recomputed conversion's credits are replaced as a whole.
+                cur.execute(self.sql(
+                    "DELETE FROM {credits} c USING unnest(%s::text[], %s::text[]) "
+                    "AS k(tag_id, event_id) WHERE c.tag_id = k.tag_id AND c.event_id = k.event_id"),
+                    ([c.tag_id for c in changed], [c.event_id for c in changed]))
+            self._copy(cur, "credits", _CREDIT_COLUMNS,
+                       (tuple(getattr(row, name) for name in _CREDIT_COLUMNS)
+                        for record in (*changes.new_conversions, *changed)
+                        for row in credit_rows(record)))
+            self._upserts(cur, changes)
+
+    def _copy(self, cur: Any, name: str, columns: tuple[str, ...], rows: Iterable[Any]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            self._tables[name], sql.SQL(", ").join(map(sql.Identifier, columns)))
+        with cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _upserts(self, cur: Any, changes: AttributionChanges) -> None:
+        if changes.actions:
+            cur.executemany(self.sql(
+                "INSERT INTO {actions} (action_id, tag_id, settings) VALUES (%s, %s, %s) "
+                "ON CONFLICT (action_id) DO UPDATE SET settings = EXCLUDED.settings"),
+                [(a.action_id, a.tag_id, settings_json(a.settings))
+                 for a in changes.actions.values()])
+        if changes.campaigns:
+            cur.executemany(self.sql(
+                "INSERT INTO {campaigns} (campaign_id, owner_account_id, history) "
+                "VALUES (%s, %s, %s) ON CONFLICT (campaign_id) DO UPDATE "
+                "SET history = EXCLUDED.history"),
+                [(c.campaign_id, c.owner_account_id, history_json(c))
+                 for c in changes.campaigns.values()])
+        if changes.spend:
+            # API.md: the last record for a day wins.
+            cur.executemany(self.sql(
+                "INSERT INTO {spend} (campaign_id, day, amount_minor, currency) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (campaign_id, day) DO UPDATE "
+                "SET amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency"),
+                [(c, d, a, cur_) for (c, d), (a, cur_) in changes.spend.items()])
+
+    # --- the read API's queries ------------------------------------------------------------
+
+    def list_conversions(self, query: ConversionFilter) -> list[ConversionRecord]:
+        where, params = ["tag_id = ANY(%s)"], [list(query.tag_ids)]
+        for clause, value in (("action_id = %s", query.action_id),
+                              ("timeline_id = %s::uuid", query.timeline_id),
+                              ("status = %s", query.status),
+                              ("occurred_at >= %s", query.occurred_from),
+                              ("occurred_at < %s", query.occurred_before)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if query.campaign_id is not None:
+            where.append("EXISTS (SELECT 1 FROM {credits} c WHERE c.tag_id = x.tag_id "
+                         "AND c.event_id = x.event_id AND c.campaign_id = %s)")
+            params.append(query.campaign_id)
+        if query.after is not None:
+            where.append("(occurred_at, event_id, tag_id) < (%s, %s, %s)")
+            params.extend(query.after)
+        statement = (f"SELECT {CONVERSION_COLUMNS} FROM {{conversions}} x "
+                     f"WHERE {' AND '.join(where)} "
+                     "ORDER BY occurred_at DESC, event_id DESC, tag_id DESC LIMIT %s")
+        params.append(query.limit)
+        decoder = RowDecoder()
+        with self.pool.connection() as conn:
+            return [decoder.conversion(r)
+                    for r in conn.execute(self.sql(statement), params).fetchall()]
+
+    def find_conversions(self, event_id: str, tag_ids: Iterable[str]) -> list[ConversionRecord]:
+        decoder = RowDecoder()
+        with self.pool.connection() as conn:
+            rows = conn.execute(self.sql(f"SELECT {CONVERSION_COLUMNS} FROM {{conversions}} "
+                                         "WHERE event_id = %s AND tag_id = ANY(%s) "
+                                         "ORDER BY tag_id"),
+                                (event_id, list(tag_ids))).fetchall()
+        return [decoder.conversion(r) for r in rows]
+
+    def get_member_facts(self, timeline_id: str) -> MemberFacts:
+        with self.pool.connection() as conn:
+            return self.fetch_facts(conn, [timeline_id], RowDecoder())[timeline_id]
+
+    def list_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
+        with self.pool.connection() as conn:
+            return self.fetch_campaigns(conn, campaign_ids)
+
+
+def _outcome_params(record: ConversionRecord) -> tuple[Any, ...]:
+    value = record.outcome.value
+    return (record.category, rules_json(record.rules), record.outcome.status,
+            credits_json(record.outcome.credits),
+            None if value is None else value.amount_minor,
+            None if value is None else value.currency, record.tag_id, record.event_id)
