@@ -8,6 +8,7 @@ from typing import Any
 
 from application.access import Caller
 from application.errors import Conflict, NotFound, UnknownReference
+from application.management_base import retried_on_conflict
 from application.tags import TagCommands
 from domain.campaign import Campaign
 from domain.conversion_action import ActionArchived, ActionSettings, ConversionAction
@@ -50,6 +51,7 @@ class UrlDebug:
 class ActionCommands(TagCommands):
     """Defining, changing and archiving conversion actions."""
 
+    @retried_on_conflict
     def create_action(self, caller: Caller, tag_id: str, fields: Mapping[str, Any]) -> ConversionAction:
         """Define an action on a tag (editor role); unset settings get API.md's defaults."""
         tag = self._tag_for_change(caller, tag_id, "editor")
@@ -86,6 +88,7 @@ class ActionCommands(TagCommands):
         found = [self._find(ConversionAction, a) for t in tags for a in t.action_ids]
         return [a for a in found if a is not None]
 
+    @retried_on_conflict
     def update_action(
         self, caller: Caller, action_id: str, changes: Mapping[str, Any]
     ) -> ConversionAction:
@@ -106,6 +109,7 @@ class ActionCommands(TagCommands):
         self.save(action)
         return action
 
+    @retried_on_conflict
     def archive_action(self, caller: Caller, action_id: str) -> ConversionAction:
         """Archive an action (editor role): it stops converting, its history stays."""
         action = self.get_action(caller, action_id)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from application.access import Caller
 from application.errors import Conflict, NotFound
-from application.management_base import ManagementBase
+from application.management_base import ManagementBase, retried_on_conflict
 from domain.account import Account
 from domain.campaign import Campaign, CampaignArchived, SpendCurrencyMismatch
 from domain.validation import Invalid, check_amount, check_currency, check_one_of, check_text
@@ -16,6 +16,7 @@ from domain.values import CAMPAIGN_STATUSES, CAMPAIGN_TYPES
 class CampaignCommands(ManagementBase):
     """Creating and changing an account's campaigns."""
 
+    @retried_on_conflict
     def create_campaign(
         self, caller: Caller, name: str, campaign_type: str, status: str
     ) -> Campaign:
@@ -43,6 +44,7 @@ class CampaignCommands(ManagementBase):
         found = [self._find(Campaign, c) for c in account.campaign_ids]
         return [c for c in found if c is not None]
 
+    @retried_on_conflict
     def update_campaign(
         self, caller: Caller, campaign_id: str, *, name: str | None, status: str | None
     ) -> Campaign:
@@ -60,6 +62,7 @@ class CampaignCommands(ManagementBase):
         self.save(campaign)
         return campaign
 
+    @retried_on_conflict
     def record_spend(
         self, caller: Caller, campaign_id: str, day: str, amount_minor: int, currency: str
     ) -> Campaign:

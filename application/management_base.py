@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
+import functools
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 
 from application.access import Caller
-from application.errors import Forbidden, NotFound
+from application.errors import Conflict, Forbidden, NotFound
 from domain.insight_tag import InsightTag
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Clock = Callable[[], datetime]
+MAX_COMMAND_ATTEMPTS = 8
+
+
+def retried_on_conflict(command: Callable[P, T]) -> Callable[P, T]:
+    """Re-run a command whose save lost an optimistic-concurrency race.
+
+    Two requests changing the same aggregate at once (two tags created by one account, two
+    grants on one tag) both load version N; the second save fails on the (id, version) key.
+    The command is re-run from the start: its loads fast-forward to the winner's events, and
+    its checks see the new state. A jittered backoff spreads out a crowd of racers, and
+    persistent contention ends as a 409, never as a 500.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(MAX_COMMAND_ATTEMPTS):
+            try:
+                return command(*args, **kwargs)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise Conflict("the resource is being changed concurrently; retry the request")
+
+    return run
 
 
 def utc_now() -> datetime:

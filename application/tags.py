@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from application.access import Caller
 from application.errors import Conflict, Forbidden, NotFound, UnknownReference
-from application.management_base import ManagementBase
+from application.management_base import ManagementBase, retried_on_conflict
 from domain.account import Account
 from domain.insight_tag import (
     AccessDenied,
@@ -21,6 +21,7 @@ from domain.values import ROLES
 class TagCommands(ManagementBase):
     """Creating, reading and sharing insight tags."""
 
+    @retried_on_conflict
     def create_tag(self, caller: Caller, name: str) -> InsightTag:
         """Create a tag owned by the calling account."""
         account_id = self._require_account(caller)
@@ -41,6 +42,7 @@ class TagCommands(ManagementBase):
         tags = [self._find(InsightTag, t) for t in account.tag_ids + account.shared_tag_ids]
         return [t for t in tags if t is not None]
 
+    @retried_on_conflict
     def register_domain(self, caller: Caller, tag_id: str, domain: str) -> InsightTag:
         """Accept fires from this domain and its subdomains (admin role)."""
         tag = self._tag_for_change(caller, tag_id, "admin")
@@ -52,6 +54,7 @@ class TagCommands(ManagementBase):
         self.save(tag)
         return tag
 
+    @retried_on_conflict
     def remove_domain(self, caller: Caller, tag_id: str, domain: str) -> InsightTag:
         """Stop accepting fires from a domain (admin role)."""
         tag = self._tag_for_change(caller, tag_id, "admin")
@@ -63,6 +66,7 @@ class TagCommands(ManagementBase):
         self.save(tag)
         return tag
 
+    @retried_on_conflict
     def grant_access(self, caller: Caller, tag_id: str, account_id: str, role: str) -> str:
         """Give another account a role on the tag (admin role); returns the role."""
         tag = self._tag_for_change(caller, tag_id, "admin")
@@ -79,6 +83,7 @@ class TagCommands(ManagementBase):
         self.save(tag, grantee)
         return role
 
+    @retried_on_conflict
     def revoke_access(self, caller: Caller, tag_id: str, account_id: str) -> None:
         """Take a grant away (admin role); the account loses access on its next request."""
         tag = self._tag_for_change(caller, tag_id, "admin")

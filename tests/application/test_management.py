@@ -1,0 +1,491 @@
+"""The management application, on the in-memory store and on PostgreSQL (see conftest.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters.bootstrap import Container
+from application.access import Caller
+from application.errors import Conflict, Forbidden, NotAuthenticated, NotFound, UnknownReference
+from application.management import ManagementApp
+from domain.validation import Invalid
+from domain.values import CATEGORIES, EACH_COUNTING_CATEGORIES
+from tests.application.support import rebuilt_from_store
+
+
+@dataclass
+class World:
+    """Two advertisers: `owner` owns a tag; `other` owns nothing yet."""
+
+    app: ManagementApp
+    owner: Caller
+    other: Caller
+    owner_key: str
+    tag_id: str
+
+
+@pytest.fixture
+def world(container: Container, admin: Caller) -> World:
+    app = container.management
+    owner = app.create_account(admin, "Owner")
+    other = app.create_account(admin, "Other")
+    owner_caller = Caller.account(str(owner.account.id))
+    tag = app.create_tag(owner_caller, "shop")
+    return World(app, owner_caller, Caller.account(str(other.account.id)), owner.api_key,
+                 str(tag.id))
+
+
+def field_of(error: pytest.ExceptionInfo[Any]) -> str | None:
+    return error.value.field  # type: ignore[no-any-return]
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+def test_only_the_admin_token_creates_accounts(world: World) -> None:
+    with pytest.raises(Forbidden):
+        world.app.create_account(world.owner, "Sneaky")
+
+
+def test_an_account_key_authenticates_its_account_only(world: World) -> None:
+    assert world.app.authenticate(world.owner_key) == world.owner
+    for wrong in (world.owner_key + "x", world.owner_key[:-1], "ct_", "ct_nothex_secret",
+                  "nonsense", "", world.owner_key.replace("ct_", "xx_", 1),
+                  world.owner_key.partition("_")[0] + "_" + world.owner_key.split("_")[1]):
+        with pytest.raises(NotAuthenticated):
+            world.app.authenticate(wrong)
+
+
+def test_api_keys_are_random_and_only_their_hash_is_stored(world: World, admin: Caller) -> None:
+    keys = {world.app.create_account(admin, f"A{i}").api_key for i in range(3)}
+    assert len(keys) == 3 and all(len(k) > 40 for k in keys)
+    account = rebuilt_from_store(world.app, world.owner.account_id)
+    assert world.owner_key not in repr(vars(account))
+    assert world.owner_key.split("_")[-1] not in repr(vars(account))
+
+
+def test_an_account_needs_a_name(world: World, admin: Caller) -> None:
+    with pytest.raises(Invalid) as error:
+        world.app.create_account(admin, "  ")
+    assert field_of(error) == "name"
+
+
+# --- tags, domains, grants --------------------------------------------------------------------
+
+def test_a_tag_is_listed_for_its_owner_and_not_for_others(world: World) -> None:
+    assert [str(t.id) for t in world.app.list_tags(world.owner)] == [world.tag_id]
+    assert world.app.list_tags(world.other) == []
+    with pytest.raises(NotFound):
+        world.app.get_tag(world.other, world.tag_id)
+
+
+def test_the_admin_token_manages_no_tags(world: World, admin: Caller) -> None:
+    with pytest.raises(Forbidden):
+        world.app.create_tag(admin, "x")
+    with pytest.raises(Forbidden):
+        world.app.get_tag(admin, world.tag_id)
+
+
+def test_an_unknown_or_malformed_tag_id_is_not_found(world: World) -> None:
+    for tag_id in ("00000000-0000-0000-0000-000000000000", "not-a-uuid", ""):
+        with pytest.raises(NotFound):
+            world.app.get_tag(world.owner, tag_id)
+
+
+def test_a_domain_is_stored_normalised_and_registered_once(world: World) -> None:
+    world.app.register_domain(world.owner, world.tag_id, " Shop.Example.COM. ")
+    tag = world.app.register_domain(world.owner, world.tag_id, "shop.example.com")
+    assert tag.domains == ["shop.example.com"]
+    tag = world.app.remove_domain(world.owner, world.tag_id, "SHOP.example.com")
+    assert tag.domains == []
+
+
+# Scenarios with many cases loop inside one test: each PostgreSQL test pays for its own schema.
+BAD_DOMAINS = ["", "https://shop.example.com", "shop example.com", "shop", "-bad.example.com",
+               "shop.example.com/path", "x" * 64 + ".example.com", "ünïcode.example"]
+
+
+def test_a_domain_that_is_not_a_host_name_is_refused(world: World) -> None:
+    for domain in BAD_DOMAINS:
+        with pytest.raises(Invalid) as error:
+            world.app.register_domain(world.owner, world.tag_id, domain)
+        assert field_of(error) == "domain", domain
+    assert world.app.get_tag(world.owner, world.tag_id).domains == []
+
+
+def test_removing_a_domain_that_is_not_registered_is_not_found(world: World) -> None:
+    with pytest.raises(NotFound):
+        world.app.remove_domain(world.owner, world.tag_id, "nowhere.example")
+
+
+def test_a_grant_shares_the_tag_and_a_revocation_unshares_it(world: World) -> None:
+    world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", "viewer")
+    assert [str(t.id) for t in world.app.list_tags(world.other)] == [world.tag_id]
+    assert world.app.list_grants(world.other, world.tag_id) == {world.other.account_id: "viewer"}
+    world.app.revoke_access(world.owner, world.tag_id, world.other.account_id or "")
+    assert world.app.list_tags(world.other) == []
+    with pytest.raises(NotFound):
+        world.app.get_tag(world.other, world.tag_id)
+
+
+def test_a_role_change_keeps_one_grant(world: World) -> None:
+    other = world.other.account_id or ""
+    world.app.grant_access(world.owner, world.tag_id, other, "viewer")
+    world.app.grant_access(world.owner, world.tag_id, other, "admin")
+    assert world.app.list_grants(world.owner, world.tag_id) == {other: "admin"}
+    assert len(world.app.list_tags(world.other)) == 1
+
+
+def test_a_grant_names_a_known_account_and_a_real_role(world: World) -> None:
+    with pytest.raises(UnknownReference) as unknown:
+        world.app.grant_access(world.owner, world.tag_id, "not-an-account", "viewer")
+    assert field_of(unknown) == "account_id"
+    with pytest.raises(UnknownReference):
+        # A real id of something that is not an account is no account either.
+        world.app.grant_access(world.owner, world.tag_id, world.tag_id, "viewer")
+    with pytest.raises(Invalid) as bad_role:
+        world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", "owner")
+    assert field_of(bad_role) == "role"
+
+
+def test_the_owner_cannot_be_granted_a_role_on_its_own_tag(world: World) -> None:
+    with pytest.raises(Conflict):
+        world.app.grant_access(world.owner, world.tag_id, world.owner.account_id or "", "viewer")
+
+
+def test_revoking_an_account_without_a_grant_is_not_found(world: World) -> None:
+    with pytest.raises(NotFound):
+        world.app.revoke_access(world.owner, world.tag_id, world.other.account_id or "")
+
+
+@pytest.mark.parametrize(("role", "may_edit", "may_administer"), [
+    ("viewer", False, False), ("editor", True, False), ("admin", True, True)])
+def test_roles_decide_what_a_grantee_may_change(
+    world: World, role: str, may_edit: bool, may_administer: bool
+) -> None:
+    world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", role)
+
+    def attempt(command: Callable[[], object], allowed: bool) -> None:
+        if allowed:
+            command()
+        else:
+            with pytest.raises(Forbidden):
+                command()
+
+    attempt(lambda: world.app.create_action(world.other, world.tag_id,
+                                            {"name": "A", "category": "lead"}), may_edit)
+    attempt(lambda: world.app.register_domain(world.other, world.tag_id, "a.example"),
+            may_administer)
+    world.app.get_tag(world.other, world.tag_id)  # every role reads
+
+
+def test_a_revoked_grant_takes_effect_on_another_process_at_once(
+    world: World, make_container: Callable[[], Container], store: str
+) -> None:
+    if store == "memory":
+        # One in-memory store per container: the second process is the same app here.
+        second = world.app
+    else:
+        second = make_container().management
+    other = world.other.account_id or ""
+    world.app.grant_access(world.owner, world.tag_id, other, "admin")
+    second.get_tag(world.other, world.tag_id)  # cached by the second process
+    world.app.revoke_access(world.owner, world.tag_id, other)
+    with pytest.raises(NotFound):
+        second.get_tag(world.other, world.tag_id)
+    assert second.list_tags(world.other) == []
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+def test_a_campaign_is_visible_to_its_owner_only(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "text_ad", "active")
+    assert world.app.get_campaign(world.owner, str(campaign.id)) == campaign
+    assert [c.id for c in world.app.list_campaigns(world.owner)] == [campaign.id]
+    assert world.app.list_campaigns(world.other) == []
+    with pytest.raises(NotFound):
+        world.app.get_campaign(world.other, str(campaign.id))
+    with pytest.raises(NotFound):
+        world.app.update_campaign(world.other, str(campaign.id), name="Mine", status=None)
+
+
+BAD_CAMPAIGNS = [
+    ("", "text_ad", "active", "name"),
+    ("C", "billboard", "active", "type"),
+    ("C", "text_ad", "archived", "status"),  # a campaign is created active or paused
+    ("C", "text_ad", "running", "status"),
+]
+
+
+def test_a_campaign_with_a_bad_field_is_refused(world: World) -> None:
+    for name, kind, status, field in BAD_CAMPAIGNS:
+        with pytest.raises(Invalid) as error:
+            world.app.create_campaign(world.owner, name, kind, status)
+        assert field_of(error) == field, (name, kind, status)
+    assert world.app.list_campaigns(world.owner) == []
+
+
+def test_status_changes_build_the_status_history(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "video_ad", "paused")
+    world.app.update_campaign(world.owner, str(campaign.id), name="Summer", status="active")
+    updated = world.app.get_campaign(world.owner, str(campaign.id))
+    assert (updated.name, updated.status) == ("Summer", "active")
+    assert [s for _, s in updated.status_history] == ["paused", "active"]
+    assert rebuilt_from_store(world.app, str(campaign.id)) == updated
+
+
+def test_an_invalid_patch_changes_nothing_not_even_its_valid_part(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "text_ad", "active")
+    with pytest.raises(Invalid):
+        world.app.update_campaign(world.owner, str(campaign.id), name="Summer", status="bogus")
+    assert world.app.get_campaign(world.owner, str(campaign.id)).name == "Spring"
+    assert rebuilt_from_store(world.app, str(campaign.id)).name == "Spring"
+
+
+def test_an_archived_campaign_answers_conflict_to_changes(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "text_ad", "active")
+    world.app.update_campaign(world.owner, str(campaign.id), name=None, status="archived")
+    with pytest.raises(Conflict):
+        world.app.update_campaign(world.owner, str(campaign.id), name="Again", status=None)
+    with pytest.raises(Conflict):
+        world.app.update_campaign(world.owner, str(campaign.id), name=None, status="active")
+
+
+def test_the_last_spend_record_for_a_day_wins(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "text_ad", "active")
+    day = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    world.app.record_spend(world.owner, str(campaign.id), day, 1_000, "USD")
+    world.app.record_spend(world.owner, str(campaign.id), day, 1_500, "USD")
+    assert world.app.get_campaign(world.owner, str(campaign.id)).spend == {day: 1_500}
+    assert rebuilt_from_store(world.app, str(campaign.id)).spend == {day: 1_500}
+
+
+BAD_SPEND = [
+    ("2026-02-30", 1, "USD", "day", "invalid_date"),
+    ("yesterday", 1, "USD", "day", "invalid_date"),
+    ("2999-01-01", 1, "USD", "day", "in_future"),
+    (None, -1, "USD", "amount_minor", "negative_amount"),
+    (None, 1, "usd", "currency", "invalid_currency"),
+    (None, 1, "ABC", "currency", "unknown_currency"),
+]
+
+
+def test_bad_spend_is_refused_naming_the_field(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "text_ad", "active")
+    for day, amount, currency, field, code in BAD_SPEND:
+        day = day or datetime.now(UTC).date().isoformat()
+        with pytest.raises(Invalid) as error:
+            world.app.record_spend(world.owner, str(campaign.id), day, amount, currency)
+        assert (error.value.field, error.value.code) == (field, code)
+    assert world.app.get_campaign(world.owner, str(campaign.id)).spend == {}
+
+
+def test_spend_stays_in_the_campaigns_first_currency(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "text_ad", "active")
+    today = datetime.now(UTC).date().isoformat()
+    world.app.record_spend(world.owner, str(campaign.id), today, 1, "EUR")
+    with pytest.raises(Invalid) as error:
+        world.app.record_spend(world.owner, str(campaign.id), today, 1, "USD")
+    assert (error.value.field, error.value.code) == ("currency", "currency_mismatch")
+
+
+def test_spend_after_archiving_is_taken_for_past_days_and_refused_for_later_ones(
+    world: World,
+) -> None:
+    campaign = world.app.create_campaign(world.owner, "Spring", "text_ad", "active")
+    world.app.update_campaign(world.owner, str(campaign.id), name=None, status="archived")
+    today = datetime.now(UTC).date()
+    world.app.record_spend(world.owner, str(campaign.id), today.isoformat(), 5, "USD")
+    with pytest.raises(Conflict):
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        world.app.record_spend(world.owner, str(campaign.id), tomorrow, 5, "USD")
+
+
+# --- conversion actions -----------------------------------------------------------------------
+
+def test_a_new_action_gets_the_defaults_of_its_category(world: World) -> None:
+    for category in CATEGORIES:
+        action = world.app.create_action(world.owner, world.tag_id,
+                                         {"name": "A", "category": category})
+        s = action.settings
+        expected_counting = "each" if category in EACH_COUNTING_CATEGORIES else "one"
+        assert (s.counting, s.click_window_days, s.view_window_days) == (
+            expected_counting, 30, 7), category
+        assert (s.value_mode, s.value, s.attribution, s.enabled, s.rules, s.campaign_ids) == (
+            "dynamic", None, "last_touch_each_campaign", True, (), ())
+
+
+def test_an_action_is_listed_under_its_tag_and_rebuilt_from_the_store(world: World) -> None:
+    campaign = world.app.create_campaign(world.owner, "C", "text_ad", "active")
+    action = world.app.create_action(world.owner, world.tag_id, {
+        "name": "Buy", "category": "purchase",
+        "rules": [{"match": "starts_with", "url": "https://shop.example/thanks"}],
+        "value_mode": "fixed", "value": {"amount_minor": 999, "currency": "EUR"},
+        "click_window_days": 365, "view_window_days": 1, "counting": "one",
+        "attribution": "last_touch_last_campaign", "campaign_ids": [str(campaign.id)],
+        "enabled": False})
+    assert [a.id for a in world.app.list_actions(world.owner, world.tag_id)] == [action.id]
+    assert [a.id for a in world.app.list_actions(world.owner, None)] == [action.id]
+    assert world.app.get_action(world.owner, str(action.id)) == action
+    assert rebuilt_from_store(world.app, str(action.id)) == action
+    assert action.status == "disabled"
+
+
+def test_an_action_of_an_invisible_tag_is_not_found(world: World) -> None:
+    action = world.app.create_action(world.owner, world.tag_id, {"name": "A", "category": "lead"})
+    with pytest.raises(NotFound):
+        world.app.get_action(world.other, str(action.id))
+    with pytest.raises(NotFound):
+        world.app.create_action(world.other, world.tag_id, {"name": "A", "category": "lead"})
+    with pytest.raises(NotFound):
+        world.app.list_actions(world.other, world.tag_id)
+    assert world.app.list_actions(world.other, None) == []
+
+
+BAD_ACTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"category": "download", "click_window_days": 365}, "click_window_days"),
+    ({"category": "contact", "view_window_days": 365}, "view_window_days"),
+    ({"category": "lead", "click_window_days": 14}, "click_window_days"),
+    ({"category": "lead", "value_mode": "fixed"}, "value"),
+    ({"category": "lead", "value": {"amount_minor": -1, "currency": "USD"}}, "value.amount_minor"),
+    ({"category": "lead", "value": {"amount_minor": 1, "currency": "XXY"}}, "value.currency"),
+    ({"category": "lead", "rules": [{"match": "exact", "url": "thanks"}]}, "rules[0].url"),
+    ({"category": "lead", "name": " "}, "name"),
+]
+
+
+def test_an_invalid_action_is_refused_naming_the_field(world: World) -> None:
+    for fields, field in BAD_ACTIONS:
+        with pytest.raises(Invalid) as error:
+            world.app.create_action(world.owner, world.tag_id, {"name": "A"} | fields)
+        assert field_of(error) == field, fields
+    assert world.app.list_actions(world.owner, world.tag_id) == []
+
+
+def test_an_action_links_only_campaigns_of_the_editor_or_the_tag_owner(world: World) -> None:
+    other = world.other.account_id or ""
+    world.app.grant_access(world.owner, world.tag_id, other, "editor")
+    third = world.app.create_account(Caller.admin(), "Third")
+    third_caller = Caller.account(str(third.account.id))
+    owners = world.app.create_campaign(world.owner, "Owner's", "text_ad", "active")
+    editors = world.app.create_campaign(world.other, "Editor's", "text_ad", "active")
+    strangers = world.app.create_campaign(third_caller, "Stranger's", "text_ad", "active")
+    action = world.app.create_action(world.other, world.tag_id, {
+        "name": "A", "category": "lead", "campaign_ids": [str(owners.id), str(editors.id)]})
+    with pytest.raises(UnknownReference) as error:
+        world.app.update_action(world.other, str(action.id), {"campaign_ids": [
+            str(owners.id), str(editors.id), str(strangers.id)]})
+    assert field_of(error) == "campaign_ids[2]"
+    with pytest.raises(UnknownReference) as unknown:
+        world.app.create_action(world.owner, world.tag_id, {
+            "name": "B", "category": "lead", "campaign_ids": ["nope"]})
+    assert field_of(unknown) == "campaign_ids[0]"
+    # The owner may keep a link an editor made to the editor's own campaign.
+    world.app.update_action(world.owner, str(action.id), {"name": "Renamed"})
+
+
+def test_an_update_is_validated_against_the_whole_resulting_settings(world: World) -> None:
+    action = world.app.create_action(world.owner, world.tag_id, {
+        "name": "A", "category": "purchase", "click_window_days": 365})
+    with pytest.raises(Invalid) as error:
+        world.app.update_action(world.owner, str(action.id), {"category": "download"})
+    assert field_of(error) == "click_window_days"
+    updated = world.app.update_action(world.owner, str(action.id), {
+        "category": "download", "click_window_days": 90})
+    assert (updated.settings.category, updated.settings.click_window_days) == ("download", 90)
+    # A category change keeps the counting the action has (explicit settings are not reset).
+    assert updated.settings.counting == "each"
+
+
+def test_the_tag_of_an_action_cannot_be_changed(world: World) -> None:
+    action = world.app.create_action(world.owner, world.tag_id, {"name": "A", "category": "lead"})
+    with pytest.raises(Invalid) as error:
+        world.app.update_action(world.owner, str(action.id), {"tag_id": world.tag_id})
+    assert field_of(error) == "tag_id"
+
+
+def test_an_archived_action_refuses_edits_and_a_second_archive(world: World) -> None:
+    action = world.app.create_action(world.owner, world.tag_id, {"name": "A", "category": "lead"})
+    archived = world.app.archive_action(world.owner, str(action.id))
+    assert archived.status == "archived"
+    with pytest.raises(Conflict):
+        world.app.update_action(world.owner, str(action.id), {"name": "B"})
+    with pytest.raises(Conflict):
+        world.app.archive_action(world.owner, str(action.id))
+    assert world.app.get_action(world.owner, str(action.id)).settings.name == "A"
+
+
+def test_the_debugger_says_which_actions_fire_and_why_the_others_do_not(world: World) -> None:
+    app, owner, tag_id = world.app, world.owner, world.tag_id
+    app.register_domain(owner, tag_id, "shop.example")
+    url = "https://www.shop.example/thanks?order=1"
+    fires = app.create_action(owner, tag_id, {"name": "Fires", "category": "purchase", "rules": [
+        {"match": "starts_with", "url": "https://www.shop.example/thanks"}]})
+    misses = app.create_action(owner, tag_id, {"name": "Misses", "category": "lead", "rules": [
+        {"match": "exact", "url": "https://www.shop.example/thanks"}]})
+    server_only = app.create_action(owner, tag_id, {"name": "API", "category": "lead"})
+    disabled = app.create_action(owner, tag_id, {"name": "Off", "category": "lead", "enabled": False,
+                                                 "rules": [{"match": "contains", "url": "/thanks"}]})
+    archived = app.create_action(owner, tag_id, {"name": "Old", "category": "lead",
+                                                 "rules": [{"match": "contains", "url": "/thanks"}]})
+    app.archive_action(owner, str(archived.id))
+    debug = app.debug_url(owner, tag_id, url)
+    assert (debug.host, debug.domain_registered) == ("www.shop.example", True)
+    verdicts = {v.action.id: v for v in debug.verdicts}
+    assert verdicts[fires.id].fires
+    assert not any(verdicts[a.id].fires for a in (misses, server_only, disabled, archived))
+    assert "no rule" in verdicts[misses.id].reason
+    assert "server" in verdicts[server_only.id].reason
+    assert "disabled" in verdicts[disabled.id].reason
+    assert "archived" in verdicts[archived.id].reason
+    unregistered = app.debug_url(owner, tag_id, "https://elsewhere.example/thanks")
+    assert not unregistered.domain_registered
+    assert not any(v.fires for v in unregistered.verdicts)
+
+
+def test_the_debugger_is_open_to_viewers_and_closed_to_strangers(world: World) -> None:
+    with pytest.raises(NotFound):
+        world.app.debug_url(world.other, world.tag_id, "https://x.example/")
+    world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", "viewer")
+    world.app.debug_url(world.other, world.tag_id, "https://x.example/")
+
+
+def test_every_command_records_its_actor(world: World) -> None:
+    other = world.other.account_id or ""
+    world.app.grant_access(world.owner, world.tag_id, other, "admin")
+    world.app.register_domain(world.other, world.tag_id, "shop.example")
+    tag = rebuilt_from_store(world.app, world.tag_id)
+    assert tag.domains == ["shop.example"]
+    stored = world.app.recorder.select_events(tag.id)
+    events = [world.app.mapper.to_domain_event(s) for s in stored]
+    assert [(type(e).__name__, e.actor) for e in events] == [
+        ("Created", world.owner.actor), ("AccessGranted", world.owner.actor),
+        ("DomainRegistered", f"account:{other}")]
+    assert all(e.occurred_at.tzinfo is not None for e in events)
+
+
+def test_concurrent_commands_on_one_aggregate_all_take_effect(world: World) -> None:
+    # Eight tags created at once by one account all append to the account: the losers of the
+    # optimistic-concurrency race are re-run, not answered with an error.
+    errors: list[Exception] = []
+
+    def create(i: int) -> None:
+        try:
+            world.app.create_tag(world.owner, f"tag {i}")
+            world.app.register_domain(world.owner, world.tag_id, f"d{i}.example")
+        except Exception as error:  # collected, so the assertion shows every failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(world.app.list_tags(world.owner)) == 9
+    assert len(world.app.get_tag(world.owner, world.tag_id).domains) == 8
