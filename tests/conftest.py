@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+from nats.js import JetStreamContext
 
 import psycopg
 import pytest
@@ -15,6 +19,7 @@ from litestar.testing import TestClient
 
 from adapters.bootstrap import Container, build_container
 from adapters.http.app import create_app
+from adapters.nats.subjects import Topology
 from adapters.runtime.embedded_nats import EmbeddedNats
 from adapters.runtime.embedded_postgres import EmbeddedPostgres
 from adapters.runtime.supervisor import exit_on_termination_signals
@@ -85,3 +90,21 @@ def client(pg_container: Container) -> Iterator[TestClient[Litestar]]:
 def admin_headers() -> dict[str, str]:
     """Authorization for the operator / ad platform."""
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def read_side_topology(pg_schema: str) -> Topology:
+    """This test's own JetStream stream and subjects, named after its schema."""
+    return Topology.for_schema(pg_schema)
+
+
+@pytest.fixture
+async def jetstream(nats_url: str, read_side_topology: Topology) -> AsyncIterator[JetStreamContext]:
+    """A JetStream context on the test NATS; this test's stream is deleted afterwards."""
+    connection = await nats.connect(nats_url)
+    try:
+        yield connection.jetstream()
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.jetstream().delete_stream(read_side_topology.stream)
+        await connection.close()
