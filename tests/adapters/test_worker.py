@@ -1,0 +1,148 @@
+"""Projection workers against real PostgreSQL and NATS: order, gaps, catch-up (issue 3, item 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+from nats.js import JetStreamContext
+
+from adapters.bootstrap import Container
+from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS
+from adapters.nats.envelope import mappers_of, sources_of, to_message
+from adapters.nats.listen import Wakeup
+from adapters.nats.relay import Relay
+from adapters.nats.state import read_side_state
+from adapters.nats.store_reader import StoreReader
+from adapters.nats.stream import ensure_stream
+from adapters.nats.subjects import Topology
+from adapters.nats.worker import ProjectionWorker, WorkerOptions
+from tests.adapters.read_side_support import (
+    CountingProjection,
+    record_touches,
+    store_events,
+    store_positions,
+)
+
+FAST = WorkerOptions(batch_size=100, fetch_timeout=0.2, page_size=100, retry_base=0.001,
+                     check_interval=0.2, heartbeat_interval=0.5)
+
+
+@pytest.fixture
+def counting(database_url: str, pg_schema: str) -> Iterator[CountingProjection]:
+    projection = CountingProjection(database_url, pg_schema)
+    yield projection
+    projection.close()
+
+
+@pytest.fixture
+async def stream(jetstream: JetStreamContext, read_side_topology: Topology) -> AsyncIterator[None]:
+    await ensure_stream(jetstream, read_side_topology)
+    yield
+
+
+def worker_for(container: Container, projection: CountingProjection, js: JetStreamContext,
+               topology: Topology, options: WorkerOptions = FAST) -> ProjectionWorker:
+    return ProjectionWorker(projection, StoreReader(sources_of(container)), mappers_of(container),
+                            js, topology, read_side_state(container), options)
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(predicate):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def caught_up(container: Container, projection: CountingProjection) -> Callable[[], bool]:
+    return lambda: projection.tracked_positions() == store_positions(container)
+
+
+async def test_a_live_worker_applies_every_relayed_event_once_in_log_order(
+        pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
+        stream: None, counting: CountingProjection) -> None:
+    relay = Relay(sources_of(pg_container), read_side_state(pg_container), jetstream,
+                  read_side_topology, Wakeup(0.05), page_size=50)
+    worker = worker_for(pg_container, counting, jetstream, read_side_topology)
+    nats_before = PROJECTION_EVENTS.labels("counting", "nats")._value.get()
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(worker.run())]
+    try:
+        await until(lambda: worker.status == "live", "the worker to go live")
+        await asyncio.to_thread(record_touches, pg_container, 300, per_batch=30)
+        await until(caught_up(pg_container, counting), "the projection to catch up")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert sorted(counting.applied()) == sorted(store_events(pg_container))
+    for application in ("management", "ingestion"):
+        positions = [p for a, p in counting.applied() if a == application]
+        assert positions == sorted(positions)
+    assert PROJECTION_EVENTS.labels("counting", "nats")._value.get() - nats_before >= 300
+    assert read_side_state(pg_container).list_workers()["counting"].status == "stopped"
+
+
+async def test_a_message_nats_never_delivered_is_read_from_the_store(
+        pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
+        stream: None, counting: CountingProjection) -> None:
+    # A long fetch timeout keeps the idle path out of it: only the gap check can fill the hole.
+    worker = worker_for(pg_container, counting, jetstream, read_side_topology,
+                        WorkerOptions(fetch_timeout=30, retry_base=0.001))
+    filled_before = PROJECTION_GAP_FILLS.labels("counting")._value.get()
+    task = asyncio.create_task(worker.run())
+    try:
+        await until(lambda: worker.status == "live", "the worker to go live")
+        await asyncio.to_thread(record_touches, pg_container, 40)
+        notifications = pg_container.ingestion.recorder.select_notifications(1, 1000)
+        lost = notifications[10].id
+        for notification in notifications:
+            if notification.id != lost:  # the broker "lost" this one
+                subject, body, headers = to_message(read_side_topology, "ingestion",
+                                                    notification)
+                await jetstream.publish(subject, body, headers=headers)
+        heads = store_positions(pg_container)
+        await until(lambda: counting.tracked_positions()["ingestion"] == heads["ingestion"],
+                    "the ingestion log to be applied")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    ingestion = [p for a, p in counting.applied() if a == "ingestion"]
+    assert ingestion == [n.id for n in notifications]
+    assert PROJECTION_GAP_FILLS.labels("counting")._value.get() - filled_before == 1
+
+
+async def test_a_worker_far_behind_catches_up_from_the_store_then_follows_nats(
+        pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
+        stream: None, counting: CountingProjection) -> None:
+    relay = Relay(sources_of(pg_container), read_side_state(pg_container), jetstream,
+                  read_side_topology, Wakeup(0.05), page_size=200)
+    relay_task = asyncio.create_task(relay.run())
+    worker = worker_for(pg_container, counting, jetstream, read_side_topology,
+                        WorkerOptions(catch_up_threshold=50, page_size=100, fetch_timeout=0.2,
+                                      retry_base=0.001))
+    store_before = PROJECTION_EVENTS.labels("counting", "store")._value.get()
+    nats_before = PROJECTION_EVENTS.labels("counting", "nats")._value.get()
+    try:
+        # The worker's durable consumer exists, then a backlog piles up while it is away.
+        await worker.consumer.bind()
+        await asyncio.to_thread(record_touches, pg_container, 600, per_batch=100)
+        await until(lambda: relay.positions == store_positions(pg_container), "the relay")
+        assert await worker.consumer.pending() >= 600
+        worker_task = asyncio.create_task(worker.run())
+        await until(lambda: worker.status == "live", "the worker to go live")
+        assert await worker.consumer.pending() == 0  # moved to the tail after the catch-up
+        await asyncio.to_thread(record_touches, pg_container, 20, prefix="late")
+        await until(caught_up(pg_container, counting), "the projection to catch up")
+        worker_task.cancel()
+        await asyncio.gather(worker_task, return_exceptions=True)
+    finally:
+        relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
+
+    assert sorted(counting.applied()) == sorted(store_events(pg_container))
+    assert PROJECTION_EVENTS.labels("counting", "store")._value.get() - store_before >= 600
+    assert PROJECTION_EVENTS.labels("counting", "nats")._value.get() - nats_before >= 20
