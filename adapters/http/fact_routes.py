@@ -9,6 +9,7 @@ from adapters.http.auth import require_admin
 from adapters.http.decoding import decode_item, split_batch
 from adapters.http.openapi import body_operation
 from adapters.http.presenters import batch_out
+from adapters.metrics import count_fact_results
 from adapters.http.schemas import (
     BatchResults,
     ConsentOut,
@@ -51,7 +52,9 @@ class FactRoutes(Controller):
     def touches(self, body: bytes, caller: Caller, container: Container) -> BatchResults:
         require_admin(caller)
         items = [touch_in(decode_item(raw, TouchItem), raw) for raw in split_batch(body, "touches")]
-        return batch_out(container.ingestion.record_touches(caller, items))
+        results = container.ingestion.record_touches(caller, items)
+        count_fact_results("touch", results)
+        return batch_out(results)
 
     @post("/conversions", sync_to_thread=True, status_code=200,
           operation_class=body_operation(ConversionBatch, "Up to 1,000 conversions"),
@@ -59,7 +62,9 @@ class FactRoutes(Controller):
     def conversions(self, body: bytes, caller: Caller, container: Container) -> BatchResults:
         raws = split_batch(body, "conversions")
         items = [conversion_in(decode_item(raw, ConversionItem), raw) for raw in raws]
-        return batch_out(container.ingestion.record_conversions(caller, items))
+        results = container.ingestion.record_conversions(caller, items)
+        count_fact_results("conversion", results)
+        return batch_out(results)
 
     @post("/members/{member_id:str}/opt-out", sync_to_thread=True, status_code=200,
           summary="Stop recording facts about a member (admin token)")
