@@ -19,6 +19,7 @@ from litestar.testing import TestClient
 
 from adapters.bootstrap import Container, build_container
 from adapters.http.app import create_app
+from adapters.read_side import ReadModels, build_read_models, catch_up_from_store
 from adapters.nats.subjects import Topology
 from adapters.runtime.embedded_nats import EmbeddedNats
 from adapters.runtime.embedded_postgres import EmbeddedPostgres
@@ -80,9 +81,25 @@ def pg_container(database_url: str, pg_schema: str) -> Iterator[Container]:
 
 
 @pytest.fixture
-def client(pg_container: Container) -> Iterator[TestClient[Litestar]]:
+def read_models(pg_container: Container) -> Iterator[ReadModels]:
+    """The read models (projections and queries) in this test's schema."""
+    models = build_read_models(pg_container)
+    try:
+        yield models
+    finally:
+        models.close()
+
+
+@pytest.fixture
+def catch_up(pg_container: Container, read_models: ReadModels) -> Callable[[], int]:
+    """Drive every projection from the event store, synchronously; returns the events applied."""
+    return lambda: catch_up_from_store(read_models, pg_container)
+
+
+@pytest.fixture
+def client(pg_container: Container, read_models: ReadModels) -> Iterator[TestClient[Litestar]]:
     """litestar's test client over the real app on PostgreSQL."""
-    with TestClient(create_app(pg_container)) as test_client:
+    with TestClient(create_app(pg_container, read_models)) as test_client:
         yield test_client
 
 

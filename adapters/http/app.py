@@ -12,9 +12,10 @@ from adapters.bootstrap import Container
 from adapters.http.action_routes import ActionRoutes
 from adapters.http.auth import provide_caller, provide_container
 from adapters.http.errors import EXCEPTION_HANDLERS
-from adapters.http.fact_routes import FactRoutes
 from adapters.http.management_routes import AccountRoutes, CampaignRoutes, TagRoutes
+from adapters.http.read_routes import FactAndConversionRoutes, ReadRoutes, provide_read_models
 from adapters.http.schemas import Health
+from adapters.read_side import ReadModels, build_read_models
 
 
 @get("/health", sync_to_thread=True, tags=["operations"], summary="Liveness and store check")
@@ -23,8 +24,10 @@ def health(container: Container) -> Health:
     return Health(status="ok", checks={"event_store": "ok", "ingestion_position": position})
 
 
-def create_app(container: Container) -> Litestar:
-    """The HTTP app over a built container."""
+def create_app(container: Container, read_models: ReadModels | None = None) -> Litestar:
+    """The HTTP app over a built container (and read models, built here when not given)."""
+    owned = read_models is None
+    models = read_models if read_models is not None else build_read_models(container)
     openapi = OpenAPIConfig(
         title="convtrack", version="1.0.0",
         description="Conversion tracking and ad attribution. Contract: shared/API.md.",
@@ -36,14 +39,16 @@ def create_app(container: Container) -> Litestar:
     )
     return Litestar(
         route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
-                        FactRoutes],
+                        FactAndConversionRoutes, ReadRoutes],
         dependencies={
             "container": Provide(provide_container, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),
+            "read_models": Provide(provide_read_models, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
-        state=State({"container": container}),
+        state=State({"container": container, "read_models": models}),
+        on_shutdown=[models.close] if owned else [],
         debug=False,
         logging_config=None,  # adapters/logs.py configures logging once for the process
     )
