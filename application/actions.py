@@ -54,7 +54,11 @@ class ActionCommands(TagCommands):
     @retried_on_conflict
     def create_action(self, caller: Caller, tag_id: str, fields: Mapping[str, Any]) -> ConversionAction:
         """Define an action on a tag (editor role); unset settings get API.md's defaults."""
-        tag = self._tag_for_change(caller, tag_id, "editor")
+        try:
+            tag = self._tag_for_change(caller, tag_id, "editor")
+        except NotFound:
+            # API.md: an unknown id referenced in a body is 422 naming the field (not a 404).
+            raise UnknownReference(f"no tag {tag_id!r}", field="tag_id") from None
         category = fields["category"]
         defaults: dict[str, Any] = {
             "rules": [], "value_mode": "dynamic", "value": None,

@@ -66,6 +66,9 @@ class FactChecks:
 
     def resolve_click_ids(self, click_ids: list[str]) -> None:
         """Find the members of the batch's click ids at once (a click's event_id is its id)."""
+        # Ids that are no identifiers (NUL, control characters) are rejected per item later;
+        # looked up here they would fail the whole batch (PostgreSQL text cannot hold NUL).
+        click_ids = [c for c in click_ids if _is_identifier(c)]
         if click_ids:
             keys = self.ledger.find_fact_keys("touch", click_ids)
             self._click_members = {k.event_id: k.member_id for k in keys.values()
@@ -105,6 +108,10 @@ class FactChecks:
         return action, tag
 
     def _member_of(self, item: ConversionIn) -> str:
+        if item.click_id is not None:
+            # Checked even beside a member_id: the click id is recorded with the conversion,
+            # and a control character in it would poison every reader of the event.
+            check_identifier(item.click_id, "click_id")
         if item.member_id is not None:
             check_identifier(item.member_id, "member_id")
             return item.member_id
@@ -130,6 +137,14 @@ class FactChecks:
         if tag_id not in self._tags:
             self._tags[tag_id] = self.catalogue.find_tag(tag_id)
         return self._tags[tag_id]
+
+
+def _is_identifier(value: str) -> bool:
+    try:
+        check_identifier(value, "click_id")
+    except Invalid:
+        return False
+    return True
 
 
 def _rejection(event_id: str, payload: Any, invalid: Invalid) -> Undecodable:

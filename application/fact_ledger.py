@@ -54,6 +54,24 @@ class DeadLetter:
     actor: str
     payload: Any
 
+    def __post_init__(self) -> None:
+        # A rejected item may carry any JSON text, including U+0000, which PostgreSQL text and
+        # jsonb cannot hold: storing it failed the whole batch (a 500, valid items lost). A
+        # dead letter is for people to review, so NUL is kept visibly as U+FFFD instead.
+        for name in ("event_id", "field", "detail", "payload"):
+            object.__setattr__(self, name, without_nul(getattr(self, name)))
+
+
+def without_nul(value: Any) -> Any:
+    """The value with every U+0000 in its strings (keys included) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
 
 @dataclass
 class Ledger:

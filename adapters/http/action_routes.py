@@ -11,6 +11,7 @@ from msgspec import UNSET
 from adapters.bootstrap import Container
 from adapters.http.presenters import action_out
 from adapters.http.schemas import ActionList, ActionOut, ActionPatch, NewActionIn
+from adapters.http.strict_bodies import strict_body
 from application.access import Caller
 
 
@@ -26,6 +27,7 @@ class ActionRoutes(Controller):
 
     path = "/v1/conversion-actions"
     tags = ["conversion actions"]
+    before_request = strict_body  # API.md types are JSON types: no lax coercion
 
     @post("/", sync_to_thread=True, summary="Define a conversion action (editor role)")
     def create_action(self, data: NewActionIn, caller: Caller, container: Container) -> ActionOut:

@@ -340,8 +340,9 @@ def test_an_action_of_an_invisible_tag_is_not_found(world: World) -> None:
     action = world.app.create_action(world.owner, world.tag_id, {"name": "A", "category": "lead"})
     with pytest.raises(NotFound):
         world.app.get_action(world.other, str(action.id))
-    with pytest.raises(NotFound):
+    with pytest.raises(UnknownReference) as unknown_tag:  # the tag is named in the body
         world.app.create_action(world.other, world.tag_id, {"name": "A", "category": "lead"})
+    assert field_of(unknown_tag) == "tag_id"
     with pytest.raises(NotFound):
         world.app.list_actions(world.other, world.tag_id)
     assert world.app.list_actions(world.other, None) == []
