@@ -138,11 +138,14 @@ class AttributionBatch:
             self.affected |= self.session.list_pending_timelines(self.pending_actions)
         if not self.affected:
             return self.changes
-        stored = self.session.load_facts(self.affected)
+        # A member without conversions has nothing to attribute: its touches are stored and
+        # wait; only members with conversions (stored or new) are loaded and recomputed.
+        stored = self.session.load_facts(self.affected, with_conversions_only=True)
+        for timeline_id in self.conversions:
+            stored.setdefault(timeline_id, MemberFacts(timeline_id))
         self._load_missing(stored)
         history = CampaignStatusHistory({c: s.history for c, s in self.campaigns.items()})
-        for timeline_id in self.affected:
-            facts = stored.get(timeline_id) or MemberFacts(timeline_id)
+        for facts in stored.values():
             self._recompute(facts, history)
         return self.changes
 

@@ -10,6 +10,7 @@ applied, so running it twice, or beside a worker, changes nothing).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -70,18 +71,29 @@ def catch_up(
     the call going forever.
     """
     applied = 0
-    for name, source in sources.items():
-        recorder: NotificationLog = source.recorder
-        stop = recorder.max_notification_id() or 0
-        position = projection.tracked_positions().get(name, 0)
-        while position < stop:
-            batch = read_envelopes(name, source, position, batch_size, stop)
-            if not batch:
-                break
-            projection.process_batch(batch)
-            position = batch[-1].position
-            applied += len(batch)
-            if on_batch is not None:
-                on_batch(len(batch))
+    # The next page is read and decoded in a second thread while this one is applied: the
+    # projection spends much of a batch waiting on PostgreSQL, which releases the GIL.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-reader") as reader:
+        for name, source in sources.items():
+            recorder: NotificationLog = source.recorder
+            stop = recorder.max_notification_id() or 0
+            position = projection.tracked_positions().get(name, 0)
+            if position >= stop:
+                continue
+            pending = reader.submit(read_envelopes, name, source, position, batch_size, stop)
+            while True:
+                batch = pending.result()
+                if not batch:
+                    break
+                position = batch[-1].position
+                if position < stop:
+                    pending = reader.submit(read_envelopes, name, source, position, batch_size,
+                                            stop)
+                projection.process_batch(batch)
+                applied += len(batch)
+                if on_batch is not None:
+                    on_batch(len(batch))
+                if position >= stop:
+                    break
     log.debug("caught up", extra={"projection": projection.name, "events": applied})
     return applied

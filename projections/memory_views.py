@@ -71,8 +71,12 @@ class _MemorySession(AttributionSession):
         return {c.timeline_id for c in self.view.conversions.values()
                 if c.rules is None and c.action_id in wanted}
 
-    def load_facts(self, timeline_ids: Iterable[str]) -> dict[str, MemberFacts]:
-        return {t: self.view.get_member_facts(t) for t in timeline_ids}
+    def load_facts(self, timeline_ids: Iterable[str], *, with_conversions_only: bool = False
+                   ) -> dict[str, MemberFacts]:
+        found = {t: self.view.get_member_facts(t) for t in timeline_ids}
+        if with_conversions_only:
+            return {t: f for t, f in found.items() if f.conversions}
+        return found
 
     def save(self, changes: AttributionChanges, positions: Mapping[str, int]) -> None:
         self.pending = (changes, dict(positions))
@@ -86,6 +90,7 @@ class InMemoryAttributionView(InMemoryTracking, AttributionView):
         self.members: dict[str, str] = {}
         self.touches: dict[str, list[Touch]] = {}
         self.conversions: dict[tuple[str, str], ConversionRecord] = {}
+        self.by_timeline: dict[str, dict[tuple[str, str], ConversionRecord]] = {}
         self.credits: dict[tuple[str, str], list[CreditRow]] = {}
         self.actions: dict[str, ActionState] = {}
         self.campaigns: dict[str, CampaignState] = {}
@@ -105,6 +110,7 @@ class InMemoryAttributionView(InMemoryTracking, AttributionView):
             self.touches.setdefault(timeline_id, []).append(touch)
         for record in (*changes.new_conversions, *changes.changed_conversions):
             self.conversions[record.key] = record
+            self.by_timeline.setdefault(record.timeline_id, {})[record.key] = record
             self.credits[record.key] = credit_rows(record)
         self.actions.update(changes.actions)
         self.campaigns.update(changes.campaigns)
@@ -127,8 +133,7 @@ class InMemoryAttributionView(InMemoryTracking, AttributionView):
     def get_member_facts(self, timeline_id: str) -> MemberFacts:
         with self.lock:
             return MemberFacts(timeline_id, list(self.touches.get(timeline_id, [])),
-                               [c for c in self.conversions.values()
-                                if c.timeline_id == timeline_id])
+                               list(self.by_timeline.get(timeline_id, {}).values()))
 
     def list_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
         with self.lock:

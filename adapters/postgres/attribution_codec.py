@@ -6,7 +6,8 @@ loads thousands of conversions that share a handful of actions' settings).
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -108,6 +109,29 @@ def conversion_row(record: ConversionRecord) -> tuple[Any, ...]:
             record.recorded_at, record.outcome.status, credits_json(record.outcome.credits),
             None if value is None else value.amount_minor,
             None if value is None else value.currency)
+
+
+# COPY's text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        # Ids and JSON rarely hold a control character or a backslash: skip the translate then.
+        if value.isprintable() and "\\" not in value:
+            return value
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def copy_text(rows: Iterable[tuple[Any, ...]]) -> bytes:
+    """Rows in COPY's text format: several times faster than psycopg's write_row per row."""
+    lines = ["\t".join(map(_copy_field, row)) for row in rows]
+    return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
 def settings_json(settings: Any) -> str:

@@ -21,6 +21,7 @@ from adapters.postgres.attribution_codec import (
     TOUCH_COLUMNS,
     RowDecoder,
     conversion_row,
+    copy_text,
     credits_json,
     history_json,
     history_of,
@@ -85,8 +86,10 @@ class _Session(AttributionSession):
                           "WHERE rules IS NULL AND action_id = ANY(%s)", (list(action_ids),))
         return {row[0] for row in rows}
 
-    def load_facts(self, timeline_ids: Iterable[str]) -> dict[str, MemberFacts]:
-        return self.store.fetch_facts(self.conn, list(timeline_ids), self.decoder)
+    def load_facts(self, timeline_ids: Iterable[str], *, with_conversions_only: bool = False
+                   ) -> dict[str, MemberFacts]:
+        return self.store.fetch_facts(self.conn, list(timeline_ids), self.decoder,
+                                      with_conversions_only=with_conversions_only)
 
     def save(self, changes: AttributionChanges, positions: Mapping[str, int]) -> None:
         self.store.write(self.conn, changes)
@@ -108,6 +111,9 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
     @contextmanager
     def session(self) -> Iterator[AttributionSession]:
         with self.pool.connection() as conn, conn.transaction():
+            # A crash may lose the last commits, but their tracking goes with them, so those
+            # events are simply applied again: exactly-once holds without waiting for fsync.
+            conn.execute("SET LOCAL synchronous_commit = off")
             yield _Session(self, conn)
 
     # --- reads shared by sessions and queries ---------------------------------------------
@@ -132,23 +138,27 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
                             (ids,)).fetchall()
         return {c: CampaignState(c, o, history_of(h)) for c, o, h in rows}
 
-    def fetch_facts(self, conn: Connection, timeline_ids: list[str], decoder: RowDecoder
-                    ) -> dict[str, MemberFacts]:
-        """The touches and conversions of these timelines: one query per table."""
+    def fetch_facts(self, conn: Connection, timeline_ids: list[str], decoder: RowDecoder,
+                    *, with_conversions_only: bool = False) -> dict[str, MemberFacts]:
+        """The conversions and touches of these timelines: one query per table."""
         facts = {t: MemberFacts(t) for t in timeline_ids}
         if not timeline_ids:
             return facts
         with conn.cursor() as cur:
-            cur.execute(self.sql(f"SELECT {TOUCH_COLUMNS} FROM {{touches}} "
-                                 "WHERE timeline_id = ANY(%s::uuid[])"), (timeline_ids,))
-            for row in cur:
-                timeline_id, touch = decoder.touch(row)
-                facts[timeline_id].touches.append(touch)
             cur.execute(self.sql(f"SELECT {CONVERSION_COLUMNS} FROM {{conversions}} "
                                  "WHERE timeline_id = ANY(%s::uuid[])"), (timeline_ids,))
             for row in cur:
                 record = decoder.conversion(row)
                 facts[record.timeline_id].conversions.append(record)
+            if with_conversions_only:
+                facts = {t: f for t, f in facts.items() if f.conversions}
+                if not facts:
+                    return facts
+            cur.execute(self.sql(f"SELECT {TOUCH_COLUMNS} FROM {{touches}} "
+                                 "WHERE timeline_id = ANY(%s::uuid[])"), (list(facts),))
+            for row in cur:
+                timeline_id, touch = decoder.touch(row)
+                facts[timeline_id].touches.append(touch)
         return facts
 
     # --- the batch write -------------------------------------------------------------------
@@ -183,14 +193,13 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
             self._upserts(cur, changes)
 
     def _copy(self, cur: Any, name: str, columns: tuple[str, ...], rows: Iterable[Any]) -> None:
-        rows = list(rows)
-        if not rows:
+        data = copy_text(rows)
+        if not data:
             return
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             self._tables[name], sql.SQL(", ").join(map(sql.Identifier, columns)))
         with cur.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write(data)
 
     def _upserts(self, cur: Any, changes: AttributionChanges) -> None:
         if changes.actions:

@@ -72,8 +72,6 @@ _ATTRIBUTION = [
     "category text, day date NOT NULL, kind text NOT NULL, value_minor bigint, currency text, "
     "PRIMARY KEY (tag_id, event_id, campaign_id))",
     "CREATE INDEX IF NOT EXISTS attribution_credits_day ON {s}.attribution_credits (day)",
-    "CREATE INDEX IF NOT EXISTS attribution_credits_campaign ON {s}.attribution_credits "
-    "(campaign_id)",
     "CREATE TABLE IF NOT EXISTS {s}.attribution_actions (action_id text PRIMARY KEY, "
     "tag_id text NOT NULL, settings jsonb NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {s}.attribution_campaigns (campaign_id text PRIMARY KEY, "
