@@ -105,7 +105,10 @@ class ActionCommands(TagCommands):
             raise Invalid(field, "not_editable", f"{field} cannot be changed")
         proposed = ActionSettings.from_dict(action.settings.as_dict() | dict(changes))
         if "campaign_ids" in changes:
-            self._check_campaigns(caller, tag, proposed.campaign_ids)
+            # Only links this change adds are checked: the owner may keep, reorder or drop the
+            # links an editor made to the editor's own campaigns.
+            self._check_campaigns(caller, tag, proposed.campaign_ids,
+                                  already=action.settings.campaign_ids)
         try:
             action.change(proposed, actor=caller.actor, occurred_at=self.clock())
         except ActionArchived:
@@ -137,10 +140,15 @@ class ActionCommands(TagCommands):
                 verdicts.append(_verdict(action, url, registered))
         return UrlDebug(url=url, host=host, domain_registered=registered, verdicts=verdicts)
 
-    def _check_campaigns(self, caller: Caller, tag: InsightTag, campaign_ids: tuple[str, ...]) -> None:
+    def _check_campaigns(
+        self, caller: Caller, tag: InsightTag, campaign_ids: tuple[str, ...],
+        already: tuple[str, ...] = (),
+    ) -> None:
         """API.md: an action links only campaigns of the editing account or the tag's owner."""
         allowed_owners = {caller.account_id, tag.owner_account_id}
         for i, campaign_id in enumerate(campaign_ids):
+            if campaign_id in already:
+                continue
             campaign = self._find(Campaign, campaign_id)
             if campaign is None or campaign.owner_account_id not in allowed_owners:
                 raise UnknownReference(f"no campaign {campaign_id!r} that this action may link",

@@ -33,8 +33,10 @@ class CampaignCommands(ManagementBase):
 
     def get_campaign(self, caller: Caller, campaign_id: str) -> Campaign:
         """One of the caller's campaigns."""
+        # The admin token is no account: 403 as for every other management call, not a 404.
+        account_id = self._require_account(caller)
         campaign = self._find(Campaign, campaign_id)
-        if campaign is None or campaign.owner_account_id != caller.account_id:
+        if campaign is None or campaign.owner_account_id != account_id:
             raise NotFound(f"no campaign {campaign_id!r}")
         return campaign
 

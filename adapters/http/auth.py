@@ -40,3 +40,11 @@ def require_admin(caller: Caller) -> None:
     """Calls of the operator / ad platform only."""
     if not caller.is_admin:
         raise Forbidden("this call needs the admin token")
+
+
+def require_account(caller: Caller) -> None:
+    """Calls made for an advertiser account (API.md: `POST /v1/conversions` (account))."""
+    if caller.account_id is None:
+        # API.md lists what the admin token may do (create accounts, send touches); sending
+        # conversions is not among it: they belong to a tag, and the operator owns none.
+        raise Forbidden("this call needs an account's API key, not the admin token")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Request, post
 
 from adapters.bootstrap import Container
-from adapters.http.auth import require_admin
+from adapters.http.auth import require_account, require_admin
 from adapters.http.decoding import decode_item, split_batch
 from adapters.http.openapi import body_operation
 from adapters.http.presenters import batch_out
@@ -60,6 +60,7 @@ class FactRoutes(Controller):
           operation_class=body_operation(ConversionBatch, "Up to 1,000 conversions"),
           summary="Record server-side conversions (editor role on each action's tag)")
     def conversions(self, body: bytes, caller: Caller, container: Container) -> BatchResults:
+        require_account(caller)
         raws = split_batch(body, "conversions")
         items = [conversion_in(decode_item(raw, ConversionItem), raw) for raw in raws]
         results = container.ingestion.record_conversions(caller, items)

@@ -16,16 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from psycopg import sql
 
-from adapters.bootstrap import Container, build_container
-from adapters.http.app import create_app
-from adapters.settings import Settings
+from adapters.bootstrap import Container
 from application.fact_ledger import without_nul
+from tests.adapters.own_schema import app_in_own_schema
 
 ADMIN = {"Authorization": "Bearer admin_bad_input_token"}
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -48,17 +45,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(database_url: str) -> Iterator[Api]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    settings = Settings(database_url=database_url, database_schema=schema, pool_size=2)
-    container = build_container(settings, ADMIN["Authorization"].split()[1])
-    try:
-        with TestClient(create_app(container)) as client:
-            yield _populate(client, container)
-    finally:
-        container.close()
-        with psycopg.connect(database_url, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                sql.Identifier(schema)))
+    with app_in_own_schema(database_url, ADMIN["Authorization"].split()[1]) as (client, app):
+        yield _populate(client, app)
 
 
 def _populate(client: TestClient[Litestar], container: Container) -> Api:

@@ -212,6 +212,8 @@ def test_a_campaign_is_visible_to_its_owner_only(world: World) -> None:
         world.app.get_campaign(world.other, str(campaign.id))
     with pytest.raises(NotFound):
         world.app.update_campaign(world.other, str(campaign.id), name="Mine", status=None)
+    with pytest.raises(Forbidden):  # the admin token is no account
+        world.app.get_campaign(Caller.admin(), str(campaign.id))
 
 
 BAD_CAMPAIGNS = [
@@ -386,8 +388,17 @@ def test_an_action_links_only_campaigns_of_the_editor_or_the_tag_owner(world: Wo
         world.app.create_action(world.owner, world.tag_id, {
             "name": "B", "category": "lead", "campaign_ids": ["nope"]})
     assert field_of(unknown) == "campaign_ids[0]"
-    # The owner may keep a link an editor made to the editor's own campaign.
+    # The owner may keep a link an editor made to the editor's own campaign, and drop it.
     world.app.update_action(world.owner, str(action.id), {"name": "Renamed"})
+    kept = world.app.update_action(world.owner, str(action.id), {"campaign_ids": [
+        str(editors.id), str(owners.id)]})
+    assert kept.settings.campaign_ids == (str(editors.id), str(owners.id))
+    dropped = world.app.update_action(world.owner, str(action.id), {"campaign_ids": [
+        str(owners.id)]})
+    assert dropped.settings.campaign_ids == (str(owners.id),)
+    with pytest.raises(UnknownReference):  # once dropped, it is the owner's to add: refused
+        world.app.update_action(world.owner, str(action.id), {"campaign_ids": [
+            str(owners.id), str(editors.id)]})
 
 
 def test_an_update_is_validated_against_the_whole_resulting_settings(world: World) -> None:
