@@ -152,7 +152,7 @@ class AttributionBatch:
     def _load_missing(self, stored: dict[str, MemberFacts]) -> None:
         """Campaigns of every touch, actions of pending conversions: one query each."""
         campaign_ids = {t.campaign_id for ts in self.touches.values() for t in ts}
-        action_ids = set()
+        action_ids: set[str] = set()
         for facts in stored.values():
             campaign_ids.update(t.campaign_id for t in facts.touches)
             action_ids.update(c.action_id for c in facts.conversions if c.rules is None)

@@ -94,13 +94,14 @@ def group_key(row: CreditRow, group_by: tuple[str, ...]) -> tuple[str | None, ..
 
 def total_credits(rows: Iterable[CreditRow], group_by: tuple[str, ...]) -> list[GroupTotals]:
     """The in-memory GROUP BY: each conversion once per group, its kinds and its value."""
-    per_conversion: dict[tuple[object, ...], list[CreditRow]] = defaultdict(list)
+    per_conversion: dict[tuple[tuple[str | None, ...], str, str], list[CreditRow]] = \
+        defaultdict(list)
     for row in rows:
-        per_conversion[(*group_key(row, group_by), row.tag_id, row.event_id)].append(row)
+        per_conversion[(group_key(row, group_by), row.tag_id, row.event_id)].append(row)
     sums: dict[tuple[tuple[str | None, ...], str | None], list[int]] = {}
-    for key, credits in per_conversion.items():
+    for (keys, _, _), credits in per_conversion.items():
         first = credits[0]
-        total = sums.setdefault((key[:len(group_by)], first.currency), [0, 0, 0, 0])  # type: ignore[index]
+        total = sums.setdefault((keys, first.currency), [0, 0, 0, 0])
         total[0] += 1
         total[1] += any(c.kind == "post_click" for c in credits)
         total[2] += any(c.kind == "post_view" for c in credits)

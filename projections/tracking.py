@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from projections.base import SOURCES, Envelope, ParkedEvent
@@ -31,7 +31,7 @@ class TrackedView(ABC):
         """The parked events, oldest first."""
 
 
-def advanced(positions: Mapping[str, int], batch: list[Envelope]) -> dict[str, int]:
+def advanced(positions: Mapping[str, int], batch: Sequence[Envelope]) -> dict[str, int]:
     """The positions after applying the batch: per source, the highest position seen."""
     result = dict(positions)
     for envelope in batch:
@@ -40,8 +40,7 @@ def advanced(positions: Mapping[str, int], batch: list[Envelope]) -> dict[str, i
     return result
 
 
-def unseen(positions: Mapping[str, int], batch: list[Envelope] | tuple[Envelope, ...]
-           ) -> list[Envelope]:
+def unseen(positions: Mapping[str, int], batch: Sequence[Envelope]) -> list[Envelope]:
     """The envelopes above their source's tracked position: a redelivery yields none."""
     return [e for e in batch if e.position > positions.get(e.application, 0)]
 

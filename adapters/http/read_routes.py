@@ -7,7 +7,7 @@ campaigns it owns or that a visible action links. Conversions page newest first.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.datastructures import State
@@ -102,7 +102,7 @@ class ReadRoutes(Controller):
          description="group_by: any of campaign, action, day, kind, category (comma-separated; "
                      "none gives totals). `Accept: text/csv` answers CSV with the same columns.")
     def report(
-        self, request: Request, caller: Caller, container: Container, read_models: ReadModels,
+        self, request: Request[Any, Any, Any], caller: Caller, container: Container, read_models: ReadModels,
         from_: Annotated[str | None, Parameter(query="from", description="YYYY-MM-DD")] = None,
         to: Annotated[str | None, Parameter(description="YYYY-MM-DD, inclusive")] = None,
         group_by: str | None = None,

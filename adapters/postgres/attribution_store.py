@@ -71,7 +71,7 @@ class _Session(AttributionSession):
             return {}
         rows = self._rows("SELECT timeline_id::text, member_id FROM {members} "
                           "WHERE timeline_id = ANY(%s::uuid[])", (ids,))
-        return dict(rows)  # type: ignore[arg-type]
+        return {str(t): str(m) for t, m in rows}
 
     def list_timelines_touching(self, since: Mapping[str, datetime | None]) -> set[str]:
         rows = self._rows(
@@ -226,7 +226,8 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
     # --- the read API's queries ------------------------------------------------------------
 
     def list_conversions(self, query: ConversionFilter) -> list[ConversionRecord]:
-        where, params = ["tag_id = ANY(%s)"], [list(query.tag_ids)]
+        where: list[str] = ["tag_id = ANY(%s)"]
+        params: list[Any] = [list(query.tag_ids)]
         for clause, value in (("action_id = %s", query.action_id),
                               ("timeline_id = %s::uuid", query.timeline_id),
                               ("status = %s", query.status),

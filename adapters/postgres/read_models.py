@@ -100,7 +100,7 @@ def _statements(schema: str, texts: list[str]) -> list[sql.Composable]:
 
 def create_read_models(pool: ConnectionPool, schema: str) -> None:
     """Create every read-model table that is missing (idempotent, safe to run concurrently)."""
-    statements = [
+    statements: list[sql.Composable] = [
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
         *tracking_ddl(schema, "attribution"), *_statements(schema, _ATTRIBUTION),
         *tracking_ddl(schema, "audit"), *_statements(schema, _AUDIT),
@@ -108,4 +108,4 @@ def create_read_models(pool: ConnectionPool, schema: str) -> None:
     with pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
         for statement in statements:
-            conn.execute(statement)
+            conn.execute(statement)  # type: ignore[call-overload]
