@@ -102,7 +102,8 @@ class ReadRoutes(Controller):
          description="group_by: any of campaign, action, day, kind, category (comma-separated; "
                      "none gives totals). `Accept: text/csv` answers CSV with the same columns.")
     def report(
-        self, request: Request[Any, Any, Any], caller: Caller, container: Container, read_models: ReadModels,
+        self, request: Request[Any, Any, Any], caller: Caller, container: Container,
+        read_models: ReadModels,
         from_: Annotated[str | None, Parameter(query="from", description="YYYY-MM-DD")] = None,
         to: Annotated[str | None, Parameter(description="YYYY-MM-DD, inclusive")] = None,
         group_by: str | None = None,
