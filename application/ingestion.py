@@ -32,6 +32,7 @@ from application.fact_checks import FactChecks
 from application.management import ManagementApp
 from application.management_base import Clock, utc_now
 from domain.member_timeline import MemberTimeline, timeline_id
+from domain.validation import check_identifier
 
 MAX_ATTEMPTS = 5
 CONSENT_TOPICS = (MemberTimeline.OptedOut.TOPIC, MemberTimeline.OptedIn.TOPIC)
@@ -123,6 +124,8 @@ class IngestionApp(Application[UUID]):
     def _consent(self, caller: Caller, member_id: str, *, opt_out: bool) -> MemberTimeline:
         if not caller.is_admin:
             raise Forbidden("consent changes come from the ad platform with the admin token")
+        # The same rule as a touch's member_id: a timeline is never created for a non-id.
+        check_identifier(member_id, "member_id")
         for attempt in range(MAX_ATTEMPTS):
             timeline = self._load_timelines([member_id], caller)[member_id]
             change = timeline.opt_out if opt_out else timeline.opt_in

@@ -13,6 +13,8 @@ from adapters.http.action_routes import ActionRoutes
 from adapters.http.auth import provide_caller, provide_container
 from adapters.http.errors import EXCEPTION_HANDLERS
 from adapters.http.management_routes import AccountRoutes, CampaignRoutes, TagRoutes
+from adapters.http.nul_guard import reject_nul_bytes
+from adapters.http.openapi_errors import document_error_responses
 from adapters.http.read_routes import FactAndConversionRoutes, ReadRoutes, provide_read_models
 from adapters.http.schemas import Health
 from adapters.read_side import ReadModels, build_read_models
@@ -37,9 +39,10 @@ def create_app(container: Container, read_models: ReadModels | None = None) -> L
         security=[{"bearer": []}],
         use_handler_docstrings=True,
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
                         FactAndConversionRoutes, ReadRoutes],
+        middleware=[reject_nul_bytes],
         dependencies={
             "container": Provide(provide_container, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),
@@ -52,3 +55,7 @@ def create_app(container: Container, read_models: ReadModels | None = None) -> L
         debug=False,
         logging_config=None,  # adapters/logs.py configures logging once for the process
     )
+    # API.md's error body for every status an operation can answer (litestar documents only
+    # its own 400 shape); built once here, so the document is also checked at startup.
+    document_error_responses(app.openapi_schema)
+    return app

@@ -576,3 +576,25 @@ def test_nothing_was_changed_by_the_bad_commands(api: Api) -> None:
     assert [a["name"] for a in actions] == ["Buy"]
     campaign = api.client.get(f"/v1/campaigns/{api.campaign}", headers=api.key).json()
     assert (campaign["name"], campaign["status"], campaign["spend"]) == ("C", "active", [])
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/v1/conversion-actions?tag_id=a%00b", "tag_id"),
+    ("/v1/tags/abc%00def", None),
+    ("/v1/audit?aggregate_id=%00", "aggregate_id"),
+])
+def test_a_nul_character_in_the_path_or_query_is_a_400_naming_the_parameter(
+    api: Api, path: str, field: str | None
+) -> None:
+    response = api.client.get(path, headers=api.key)
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_parameter", "field": field,
+                               "detail": response.json()["detail"]}
+
+
+@pytest.mark.parametrize("member_id", ["%0A", "m%09x", "x" * 201])
+def test_consent_for_a_member_id_that_is_no_id_is_a_422(api: Api, member_id: str) -> None:
+    for change in ("opt-out", "opt-in"):
+        response = api.client.post(f"/v1/members/{member_id}/{change}", headers=ADMIN)
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "member_id"
