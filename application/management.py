@@ -13,6 +13,10 @@ from domain.insight_tag import InsightTag
 class ManagementApp(AccountCommands, CampaignCommands, ActionCommands):
     """Every management command of API.md, with access control (ADR 0005)."""
 
+    # The library names an application after its class unless the class itself sets `name`,
+    # and the name picks the events table (`management_events`) and the NATS message ids.
+    name = "management"
+
     # Lookups for the ingestion side, which checks facts against the catalogue without a caller.
     def find_campaign(self, campaign_id: str) -> Campaign | None:
         """A campaign by id, whoever owns it."""
