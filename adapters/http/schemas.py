@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -14,6 +14,8 @@ Category = Literal[
     "submit_application", "subscribe", "view_content", "other",
 ]
 Window = Literal[1, 7, 30, 90, 365]
+# msgspec documents datetime as a bare string; API.md's times are RFC 3339 (date-time).
+Timestamp = Annotated[datetime, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ErrorBody(msgspec.Struct):
@@ -204,7 +206,7 @@ class TouchItem(msgspec.Struct, forbid_unknown_fields=True):
     member_id: str
     kind: Literal["impression", "click"]
     campaign_id: str
-    occurred_at: datetime
+    occurred_at: Timestamp
 
 
 class TouchBatch(msgspec.Struct):
@@ -216,7 +218,7 @@ class ConversionItem(msgspec.Struct, forbid_unknown_fields=True):
 
     event_id: str
     action_id: str
-    occurred_at: datetime
+    occurred_at: Timestamp
     member_id: str | None = None
     click_id: str | None = None
     value: MoneyIn | None = None
