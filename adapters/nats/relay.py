@@ -115,8 +115,9 @@ class Relay:
         try:
             for notification in notifications:
                 subject, body, headers = to_message(self.topology, application, notification)
-                futures.append(await self.js.publish_async(
-                    subject, body, headers=headers, wait_stall=self.ack_timeout))
+                # No wait_stall: the client allows twice a page in flight, so the semaphore
+                # never blocks, and wait_stall would wrap every call in a task (Python 3.11).
+                futures.append(await self.js.publish_async(subject, body, headers=headers))
             if futures:
                 await asyncio.wait(futures, timeout=self.ack_timeout)
         finally:

@@ -29,6 +29,7 @@ from adapters.nats.store_reader import StoreReader
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
 from adapters.nats.worker import ProjectionWorker, WorkerOptions
+from adapters.read_side import ReadModels
 from projections.base import Projection
 
 _log = logging.getLogger("convtrack.read_side")
@@ -48,12 +49,19 @@ class ReadSideOptions:
     poll_interval: float | None = None  # default: 1 s with LISTEN, 0.1 s without
 
 
-def select_projections(projections: Sequence[Projection], names: Sequence[str] | None
-                       ) -> list[Projection]:
+def projections_of(read_models: ReadModels | Sequence[Projection]) -> list[Projection]:
+    """The projections of the read models (or the projections given)."""
+    if isinstance(read_models, ReadModels):
+        return list(read_models.projections)
+    return list(read_models)
+
+
+def select_projections(projections: ReadModels | Sequence[Projection],
+                       names: Sequence[str] | None) -> list[Projection]:
     """The projections with these names (all when none given); an unknown name is an error."""
     if not names:
-        return list(projections)
-    known = {p.name: p for p in projections}
+        return projections_of(projections)
+    known = {p.name: p for p in projections_of(projections)}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown projection {', '.join(unknown)}; known: {', '.join(known)}")
@@ -63,10 +71,10 @@ def select_projections(projections: Sequence[Projection], names: Sequence[str] |
 class ReadSideRuntime:
     """The relay and workers on their own event loop thread; `start()` returns at once."""
 
-    def __init__(self, container: Container, projections: Sequence[Projection], nats_url: str,
-                 options: ReadSideOptions | None = None) -> None:
+    def __init__(self, container: Container, projections: ReadModels | Sequence[Projection],
+                 nats_url: str, options: ReadSideOptions | None = None) -> None:
         self.container = container
-        self.projections = list(projections)
+        self.projections = projections_of(projections)
         self.nats_url = nats_url
         self.options = options or ReadSideOptions()
         self.topology = self.options.topology or Topology.for_schema(
@@ -98,6 +106,11 @@ class ReadSideRuntime:
         thread.join(timeout)
         if thread.is_alive():
             _log.warning("read side did not stop within %.0f s", timeout)
+
+    def join(self) -> None:
+        """Block until the background thread ends (it ends only when stopped or on an error)."""
+        while self.running:
+            time.sleep(0.5)
 
     @property
     def running(self) -> bool:
@@ -205,11 +218,12 @@ async def retry_forever(call: Callable[[], Awaitable[T]], what: str, max_backoff
             await asyncio.sleep(backoff)
 
 
-def run_worker(container: Container, projections: Sequence[Projection], nats_url: str,
+def run_worker(container: Container, projections: ReadModels | Sequence[Projection],
+               nats_url: str,
                names: Sequence[str] | None = None, *, relay: bool = False,
-               metrics_port: int | None = None) -> None:
+               metrics_port: int | None = None, options: ReadSideOptions | None = None) -> None:
     """Block running the named projections' workers (and the relay if asked) until interrupted."""
-    options = ReadSideOptions(relay=relay, workers=True)
+    options = options or ReadSideOptions(relay=relay, workers=True)
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -220,7 +234,6 @@ def run_worker(container: Container, projections: Sequence[Projection], nats_url
     try:
         # SIGTERM arrives here as SystemExit (supervisor.exit_on_termination_signals), SIGINT as
         # KeyboardInterrupt; both leave through `finally`, which stops the workers cleanly.
-        while runtime.running:
-            time.sleep(0.5)
+        runtime.join()
     finally:
         runtime.stop()

@@ -153,10 +153,11 @@ def store_events(container: Container) -> list[tuple[str, int]]:
     return events
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> None:
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "",
+               interval: float = 0.05) -> None:
     """Poll until the predicate holds, or fail naming what did not happen."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(interval)
