@@ -15,6 +15,7 @@ from adapters.http.errors import EXCEPTION_HANDLERS
 from adapters.http.management_routes import AccountRoutes, CampaignRoutes, TagRoutes
 from adapters.http.nul_guard import reject_nul_bytes
 from adapters.http.openapi_errors import document_error_responses
+from adapters.http.ops_routes import OPS_ROUTES, http_metrics_middleware
 from adapters.http.read_routes import FactAndConversionRoutes, ReadRoutes, provide_read_models
 from adapters.http.schemas import Health
 from adapters.read_side import ReadModels, build_read_models
@@ -41,8 +42,8 @@ def create_app(container: Container, read_models: ReadModels | None = None) -> L
     )
     app = Litestar(
         route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
-                        FactAndConversionRoutes, ReadRoutes],
-        middleware=[reject_nul_bytes],
+                        FactAndConversionRoutes, ReadRoutes, *OPS_ROUTES],
+        middleware=[reject_nul_bytes, http_metrics_middleware()],
         dependencies={
             "container": Provide(provide_container, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),
