@@ -52,15 +52,19 @@ class ProjectionConsumer:
         self.ack_wait = ack_wait
         self.max_ack_pending = max_ack_pending
 
-    async def bind(self) -> JetStreamContext.PullSubscription:
-        """A pull subscription on the durable consumer, created at the tail if missing."""
+    async def bind(self) -> tuple[JetStreamContext.PullSubscription, bool]:
+        """A pull subscription on the durable consumer, and whether it was created (at the tail)."""
+        created = False
         try:
             await self.js.consumer_info(self.topology.stream, self.durable)
         except NotFoundError:
             await self.js.add_consumer(self.topology.stream, self._config())
+            created = True
             _log.info("created consumer %s", self.durable,
                       extra={"stream": self.topology.stream, "consumer": self.durable})
-        return await self.js.pull_subscribe_bind(durable=self.durable, stream=self.topology.stream)
+        subscription = await self.js.pull_subscribe_bind(durable=self.durable,
+                                                         stream=self.topology.stream)
+        return subscription, created
 
     async def pending(self) -> int:
         """Messages the consumer has not delivered yet."""

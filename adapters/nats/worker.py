@@ -99,13 +99,15 @@ class ProjectionWorker:
     async def run_once(self) -> None:
         """Catch up if far behind, bind to the tail, then follow it until far behind again."""
         await self.catch_up()
-        subscription = await self.consumer.bind()
+        subscription, at_tail = await self.consumer.bind()
         try:
-            if await self.consumer.pending() > self.options.catch_up_threshold:
+            if not at_tail and await self.consumer.pending() > self.options.catch_up_threshold:
+                # Its backlog was just applied from the store: replaying it would only ack.
                 await subscription.unsubscribe()
                 await self.consumer.fast_forward()
-                subscription = await self.consumer.bind()
-            await self.sync_from_store()  # what was recorded before the consumer's start
+                subscription, at_tail = (await self.consumer.bind())[0], True
+            if at_tail:
+                await self.sync_from_store()  # what was recorded before the consumer's start
             self._set_status("live")
             await self.follow(subscription)
         finally:
