@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from application.access import Caller
 from application.errors import Conflict, Forbidden, NotFound, UnknownReference
-from application.management_base import ManagementBase, retried_on_conflict
+from application.management_base import ManagementBase, parse_id, retried_on_conflict
 from domain.account import Account
 from domain.insight_tag import (
     AccessDenied,
@@ -87,6 +87,10 @@ class TagCommands(ManagementBase):
     def revoke_access(self, caller: Caller, tag_id: str, account_id: str) -> None:
         """Take a grant away (admin role); the account loses access on its next request."""
         tag = self._tag_for_change(caller, tag_id, "admin")
+        # Grants are kept under the canonical id; a grant made with another spelling of the
+        # same UUID (upper case, braces) must be revocable with that spelling too.
+        uuid = parse_id(account_id)
+        account_id = str(uuid) if uuid is not None else account_id
         try:
             tag.revoke_access(account_id, actor=caller.actor, occurred_at=self.clock())
         except GrantNotFound:

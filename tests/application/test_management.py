@@ -133,6 +133,14 @@ def test_a_grant_shares_the_tag_and_a_revocation_unshares_it(world: World) -> No
         world.app.get_tag(world.other, world.tag_id)
 
 
+def test_a_grant_made_with_another_spelling_of_the_id_is_revoked_with_it(world: World) -> None:
+    spelled = (world.other.account_id or "").upper()
+    world.app.grant_access(world.owner, world.tag_id, spelled, "editor")
+    assert world.app.list_grants(world.owner, world.tag_id) == {world.other.account_id: "editor"}
+    world.app.revoke_access(world.owner, world.tag_id, spelled)
+    assert world.app.list_grants(world.owner, world.tag_id) == {}
+
+
 def test_a_role_change_keeps_one_grant(world: World) -> None:
     other = world.other.account_id or ""
     world.app.grant_access(world.owner, world.tag_id, other, "viewer")
