@@ -166,8 +166,9 @@ class IngestionApp(Application[UUID]):
             ledger.dead_letters.append(DeadLetter(
                 kind=kind, event_id=item.event_id, field=item.field, reason=item.reason,
                 detail=item.detail, received_at=now, actor=caller.actor, payload=item.payload))
-        fresh = self._drop_duplicates(plans, results, ledger, now)
+        fresh, repeats = self._drop_duplicates(plans, results)
         timelines = self._load_timelines([p.member_id for p in fresh], caller)
+        self._keep_duplicates(repeats, timelines, ledger, now)
         for plan in fresh:
             timeline = timelines[plan.member_id]
             # ATTRIBUTION.md: an opted-out member's facts are answered `accepted` and not
@@ -181,24 +182,44 @@ class IngestionApp(Application[UUID]):
         return [r for r in results if r is not None]
 
     def _drop_duplicates(
-        self, plans: list[Plan], results: list[ItemResult | None], ledger: Ledger, now: Any
-    ) -> list[Plan]:
+        self, plans: list[Plan], results: list[ItemResult | None]
+    ) -> tuple[list[Plan], list[Plan]]:
+        """The new facts, and the repeats of recorded ones (answered `duplicate`)."""
         by_scope: dict[str, list[Plan]] = defaultdict(list)
         for plan in plans:
             by_scope[plan.scope].append(plan)
-        fresh = []
+        fresh, repeats = [], []
         for scope, scoped in by_scope.items():
             seen = set(self.ledger.find_fact_keys(scope, [p.event_id for p in scoped]))
             for plan in scoped:
                 if plan.event_id in seen:
                     results[plan.index] = ItemResult.duplicate(plan.event_id)
-                    ledger.duplicates.append(DuplicateEntry(
-                        scope=scope, event_id=plan.event_id, source=plan.source,
-                        received_at=now, payload=plan.payload))
+                    repeats.append(plan)
                 else:
                     seen.add(plan.event_id)  # a repeat later in the same batch is a duplicate
                     fresh.append(plan)
-        return sorted(fresh, key=lambda p: p.index)
+        return sorted(fresh, key=lambda p: p.index), repeats
+
+    def _keep_duplicates(
+        self, repeats: list[Plan], timelines: dict[str, MemberTimeline], ledger: Ledger,
+        now: Any,
+    ) -> None:
+        """Ledger entries for the repeats, except those about opted-out members.
+
+        ATTRIBUTION.md: nothing about an opted-out member is recorded, and a copy's payload in
+        the duplicate ledger is a record too. Their timelines are read without creating any:
+        a repeat must not start a timeline for the member it names.
+        """
+        if not repeats:
+            return
+        unknown = [p.member_id for p in repeats if p.member_id not in timelines]
+        known = timelines | self._load_timelines(unknown, caller=None)
+        for plan in repeats:
+            timeline = known.get(plan.member_id)
+            if timeline is None or not timeline.opted_out:
+                ledger.duplicates.append(DuplicateEntry(
+                    scope=plan.scope, event_id=plan.event_id, source=plan.source,
+                    received_at=now, payload=plan.payload))
 
     def _load_timelines(
         self, member_ids: Sequence[str], caller: Caller | None

@@ -357,6 +357,29 @@ def test_an_opted_out_members_facts_are_accepted_and_not_recorded(
     assert [type(e).__name__ for e in recorded_events(world.container, "m1")][-1] == "OptedOut"
 
 
+def test_repeats_about_an_opted_out_member_leave_nothing_in_the_duplicate_ledger(
+    world: World, admin: Caller
+) -> None:
+    world.ingestion.record_touches(admin, [touch("before", "m1", world.campaign)])
+    world.ingestion.opt_out(admin, "m1")
+    again = world.ingestion.record_touches(admin, [touch("before", "m1", world.campaign),
+                                                   touch("new", "m1", world.campaign),
+                                                   touch("new", "m1", world.campaign)])
+    # The answers are those anyone gets; the ledger keeps no copy of the member's payloads.
+    assert statuses(again) == ["duplicate", "accepted", "duplicate"]
+    assert world.ingestion.ledger.list_duplicates("touch", "before") == []
+    assert world.ingestion.ledger.list_duplicates("touch", "new") == []
+
+
+def test_a_repeat_naming_an_unknown_member_starts_no_timeline(world: World) -> None:
+    world.ingestion.record_conversions(world.owner, [conversion("c1", world.action_1, "m1")])
+    again = world.ingestion.record_conversions(world.owner, [
+        conversion("c1", world.action_1, "somebody-else")])
+    assert statuses(again) == ["duplicate"]
+    assert recorded_events(world.container, "somebody-else") == []
+    assert len(world.ingestion.ledger.list_duplicates(f"conversion:{world.tag_1}", "c1")) == 1
+
+
 def test_opting_in_resumes_recording_even_of_facts_sent_while_opted_out(
     world: World, admin: Caller
 ) -> None:
