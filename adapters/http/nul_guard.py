@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import msgspec
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from adapters.http.schemas import ErrorBody
@@ -19,7 +20,7 @@ def reject_nul_bytes(app: ASGIApp) -> ASGIApp:
     """Wrap the app: 400 `invalid_parameter` for a NUL in the path or the query string."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             field = _field_with_nul(scope)
             if field is not None:
                 await _refuse(send, field or None)
