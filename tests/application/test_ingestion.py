@@ -427,7 +427,7 @@ def test_a_member_timeline_is_found_only_once_something_was_recorded(
 
 # --- concurrency ------------------------------------------------------------------------------
 
-def run_at_once(*batches: list[TouchIn], sender: Any) -> list[list[ItemResult]]:
+def run_at_once(*batches: list[Any], sender: Any) -> list[list[ItemResult]]:
     """Send the batches from one thread each, released together."""
     barrier = threading.Barrier(len(batches))
     results: list[list[ItemResult]] = [[] for _ in batches]

@@ -29,6 +29,14 @@ class World:
     owner_key: str
     tag_id: str
 
+    @property
+    def owner_id(self) -> str:
+        return self.owner.account_id or ""
+
+    @property
+    def other_id(self) -> str:
+        return self.other.account_id or ""
+
 
 @pytest.fixture
 def world(container: Container, admin: Caller) -> World:
@@ -64,7 +72,7 @@ def test_an_account_key_authenticates_its_account_only(world: World) -> None:
 def test_api_keys_are_random_and_only_their_hash_is_stored(world: World, admin: Caller) -> None:
     keys = {world.app.create_account(admin, f"A{i}").api_key for i in range(3)}
     assert len(keys) == 3 and all(len(k) > 40 for k in keys)
-    account = rebuilt_from_store(world.app, world.owner.account_id)
+    account = rebuilt_from_store(world.app, world.owner_id)
     assert world.owner_key not in repr(vars(account))
     assert world.owner_key.split("_")[-1] not in repr(vars(account))
 
@@ -124,25 +132,25 @@ def test_removing_a_domain_that_is_not_registered_is_not_found(world: World) -> 
 
 
 def test_a_grant_shares_the_tag_and_a_revocation_unshares_it(world: World) -> None:
-    world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", "viewer")
+    world.app.grant_access(world.owner, world.tag_id, world.other_id, "viewer")
     assert [str(t.id) for t in world.app.list_tags(world.other)] == [world.tag_id]
-    assert world.app.list_grants(world.other, world.tag_id) == {world.other.account_id: "viewer"}
-    world.app.revoke_access(world.owner, world.tag_id, world.other.account_id or "")
+    assert world.app.list_grants(world.other, world.tag_id) == {world.other_id: "viewer"}
+    world.app.revoke_access(world.owner, world.tag_id, world.other_id)
     assert world.app.list_tags(world.other) == []
     with pytest.raises(NotFound):
         world.app.get_tag(world.other, world.tag_id)
 
 
 def test_a_grant_made_with_another_spelling_of_the_id_is_revoked_with_it(world: World) -> None:
-    spelled = (world.other.account_id or "").upper()
+    spelled = world.other_id.upper()
     world.app.grant_access(world.owner, world.tag_id, spelled, "editor")
-    assert world.app.list_grants(world.owner, world.tag_id) == {world.other.account_id: "editor"}
+    assert world.app.list_grants(world.owner, world.tag_id) == {world.other_id: "editor"}
     world.app.revoke_access(world.owner, world.tag_id, spelled)
     assert world.app.list_grants(world.owner, world.tag_id) == {}
 
 
 def test_a_role_change_keeps_one_grant(world: World) -> None:
-    other = world.other.account_id or ""
+    other = world.other_id
     world.app.grant_access(world.owner, world.tag_id, other, "viewer")
     world.app.grant_access(world.owner, world.tag_id, other, "admin")
     assert world.app.list_grants(world.owner, world.tag_id) == {other: "admin"}
@@ -157,18 +165,18 @@ def test_a_grant_names_a_known_account_and_a_real_role(world: World) -> None:
         # A real id of something that is not an account is no account either.
         world.app.grant_access(world.owner, world.tag_id, world.tag_id, "viewer")
     with pytest.raises(Invalid) as bad_role:
-        world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", "owner")
+        world.app.grant_access(world.owner, world.tag_id, world.other_id, "owner")
     assert field_of(bad_role) == "role"
 
 
 def test_the_owner_cannot_be_granted_a_role_on_its_own_tag(world: World) -> None:
     with pytest.raises(Conflict):
-        world.app.grant_access(world.owner, world.tag_id, world.owner.account_id or "", "viewer")
+        world.app.grant_access(world.owner, world.tag_id, world.owner_id, "viewer")
 
 
 def test_revoking_an_account_without_a_grant_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
-        world.app.revoke_access(world.owner, world.tag_id, world.other.account_id or "")
+        world.app.revoke_access(world.owner, world.tag_id, world.other_id)
 
 
 @pytest.mark.parametrize(("role", "may_edit", "may_administer"), [
@@ -176,7 +184,7 @@ def test_revoking_an_account_without_a_grant_is_not_found(world: World) -> None:
 def test_roles_decide_what_a_grantee_may_change(
     world: World, role: str, may_edit: bool, may_administer: bool
 ) -> None:
-    world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", role)
+    world.app.grant_access(world.owner, world.tag_id, world.other_id, role)
 
     def attempt(command: Callable[[], object], allowed: bool) -> None:
         if allowed:
@@ -200,7 +208,7 @@ def test_a_revoked_grant_takes_effect_on_another_process_at_once(
         second = world.app
     else:
         second = make_container().management
-    other = world.other.account_id or ""
+    other = world.other_id
     world.app.grant_access(world.owner, world.tag_id, other, "admin")
     second.get_tag(world.other, world.tag_id)  # cached by the second process
     world.app.revoke_access(world.owner, world.tag_id, other)
@@ -379,7 +387,7 @@ def test_an_invalid_action_is_refused_naming_the_field(world: World) -> None:
 
 
 def test_an_action_links_only_campaigns_of_the_editor_or_the_tag_owner(world: World) -> None:
-    other = world.other.account_id or ""
+    other = world.other_id
     world.app.grant_access(world.owner, world.tag_id, other, "editor")
     third = world.app.create_account(Caller.admin(), "Third")
     third_caller = Caller.account(str(third.account.id))
@@ -471,18 +479,18 @@ def test_the_debugger_says_which_actions_fire_and_why_the_others_do_not(world: W
 def test_the_debugger_is_open_to_viewers_and_closed_to_strangers(world: World) -> None:
     with pytest.raises(NotFound):
         world.app.debug_url(world.other, world.tag_id, "https://x.example/")
-    world.app.grant_access(world.owner, world.tag_id, world.other.account_id or "", "viewer")
+    world.app.grant_access(world.owner, world.tag_id, world.other_id, "viewer")
     world.app.debug_url(world.other, world.tag_id, "https://x.example/")
 
 
 def test_every_command_records_its_actor(world: World) -> None:
-    other = world.other.account_id or ""
+    other = world.other_id
     world.app.grant_access(world.owner, world.tag_id, other, "admin")
     world.app.register_domain(world.other, world.tag_id, "shop.example")
     tag = rebuilt_from_store(world.app, world.tag_id)
     assert tag.domains == ["shop.example"]
     stored = world.app.recorder.select_events(tag.id)
-    events = [world.app.mapper.to_domain_event(s) for s in stored]
+    events: list[Any] = [world.app.mapper.to_domain_event(s) for s in stored]
     assert [(type(e).__name__, e.actor) for e in events] == [
         ("Created", world.owner.actor), ("AccessGranted", world.owner.actor),
         ("DomainRegistered", f"account:{other}")]

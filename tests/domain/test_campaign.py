@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from eventsourcing.application import project_aggregate
+from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.campaign import Campaign, CampaignArchived, SpendCurrencyMismatch
@@ -24,13 +25,18 @@ def replay(events: Sequence[Any]) -> Campaign:
     return campaign
 
 
+def pending(aggregate: Aggregate) -> list[Any]:
+    """The events the aggregate recorded since last asked (typed loosely: each is concrete)."""
+    return list(aggregate.collect_events())
+
+
 def new_campaign(status: str = "active") -> Campaign:
     return Campaign(owner_account_id="acc", name="Spring", campaign_type="text_ad",
                     status=status, actor="account:acc", occurred_at=T0)
 
 
 def event_names(campaign: Campaign) -> list[str]:
-    return [type(e).__name__ for e in campaign.collect_events()]
+    return [type(e).__name__ for e in pending(campaign)]
 
 
 def test_a_new_campaign_starts_its_status_history_with_its_status_at_creation() -> None:
@@ -38,7 +44,7 @@ def test_a_new_campaign_starts_its_status_history_with_its_status_at_creation() 
     assert campaign.status == "paused"
     assert campaign.status_history == [(T0, "paused")]
     assert (campaign.spend, campaign.currency) == ({}, None)
-    (created,) = campaign.collect_events()
+    (created,) = pending(campaign)
     assert get_topic(type(created)) == "convtrack:Campaign.Created"
     assert (created.actor, created.occurred_at) == ("account:acc", T0)
 
@@ -52,7 +58,7 @@ def test_status_changes_are_kept_in_order_with_their_times() -> None:
 
 def test_the_same_status_again_records_nothing() -> None:
     campaign = new_campaign()
-    campaign.collect_events()
+    pending(campaign)
     campaign.change_status("active", actor="a", occurred_at=T1)
     assert event_names(campaign) == []
     assert campaign.status_history == [(T0, "active")]
@@ -60,7 +66,7 @@ def test_the_same_status_again_records_nothing() -> None:
 
 def test_a_rename_to_the_same_name_records_nothing() -> None:
     campaign = new_campaign()
-    campaign.collect_events()
+    pending(campaign)
     campaign.rename("Spring", actor="a", occurred_at=T1)
     campaign.rename("Summer", actor="a", occurred_at=T1)
     assert campaign.name == "Summer"
@@ -70,7 +76,7 @@ def test_a_rename_to_the_same_name_records_nothing() -> None:
 def test_an_archived_campaign_takes_no_more_renames_or_status_changes() -> None:
     campaign = new_campaign()
     campaign.change_status("archived", actor="a", occurred_at=T1)
-    campaign.collect_events()
+    pending(campaign)
     with pytest.raises(CampaignArchived):
         campaign.rename("Other", actor="a", occurred_at=T2)
     with pytest.raises(CampaignArchived):
@@ -90,10 +96,10 @@ def test_spend_is_one_amount_per_day_and_the_last_record_wins() -> None:
 
 def test_every_spend_record_is_an_event_even_when_it_replaces_a_day() -> None:
     campaign = new_campaign()
-    campaign.collect_events()
+    pending(campaign)
     campaign.record_spend("2026-03-01", 1, "EUR", actor="a", occurred_at=T0)
     campaign.record_spend("2026-03-01", 2, "EUR", actor="a", occurred_at=T1)
-    events = campaign.collect_events()
+    events = pending(campaign)
     assert [(e.day, e.amount_minor, e.currency) for e in events] == [
         ("2026-03-01", 1, "EUR"), ("2026-03-01", 2, "EUR")]
     assert {get_topic(type(e)) for e in events} == {"convtrack:Campaign.SpendRecorded"}
@@ -102,7 +108,7 @@ def test_every_spend_record_is_an_event_even_when_it_replaces_a_day() -> None:
 def test_spend_in_a_second_currency_is_refused() -> None:
     campaign = new_campaign()
     campaign.record_spend("2026-03-01", 100, "USD", actor="a", occurred_at=T0)
-    campaign.collect_events()
+    pending(campaign)
     with pytest.raises(SpendCurrencyMismatch):
         campaign.record_spend("2026-03-02", 100, "EUR", actor="a", occurred_at=T1)
     assert campaign.spend == {"2026-03-01": 100}
@@ -133,7 +139,7 @@ def test_replaying_the_events_rebuilds_the_same_campaign() -> None:
     campaign.record_spend("2026-03-01", 100, "USD", actor="a", occurred_at=T1)
     campaign.record_spend("2026-03-01", 150, "USD", actor="a", occurred_at=T2)
     campaign.change_status("archived", actor="a", occurred_at=T2)
-    events = campaign.collect_events()
+    events = pending(campaign)
     assert [type(e).__name__ for e in events] == [
         "Created", "Renamed", "StatusChanged", "SpendRecorded", "SpendRecorded",
         "StatusChanged"]
