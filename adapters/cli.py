@@ -77,50 +77,52 @@ def serve_command(settings: Settings, *, demo: bool) -> int:
 
     from adapters.bootstrap import build_container
     from adapters.http.app import create_app
+    from adapters.read_side import build_read_models
+    from adapters.runtime.read_side_runtime import ReadSideRuntime
 
     token, generated = ensure_admin_token(settings)
-    with servers(settings) as settings:
+    with servers(settings) as settings, ExitStack() as stack:
+        assert settings.nats_url is not None
         container = build_container(settings, token)
-        try:
-            if generated:
-                print(f"admin token (kept in {settings.data_dir / 'admin_token'}): {token}",
-                      file=sys.stderr)
-            if demo:
-                print_demo(settings, load_demo_once(settings, container))
-            with read_side(container):
-                uvicorn.run(create_app(container), host=settings.host, port=settings.port,
-                            log_config=None, access_log=False)
-        finally:
-            container.close()
+        stack.callback(container.close)
+        read_models = build_read_models(container)
+        stack.callback(read_models.close)
+        if generated:
+            print(f"admin token (kept in {settings.data_dir / 'admin_token'}): {token}",
+                  file=sys.stderr)
+        # The relay and workers start first, so the demo's events flow to the read side
+        # while they are loaded (the progress bar shows the write side).
+        runtime = ReadSideRuntime(container, read_models, settings.nats_url).start()
+        stack.callback(runtime.stop)
+        if demo:
+            print_demo(settings, load_demo_once(settings, container))
+        uvicorn.run(create_app(container, read_models), host=settings.host, port=settings.port,
+                    log_config=None, access_log=False)
     return 0
 
 
 def worker_command(settings: Settings, names: list[str] | None) -> int:
     """Run projection workers against configured servers (no HTTP)."""
     from adapters.bootstrap import build_container
+    from adapters.read_side import build_read_models
+    from adapters.runtime.read_side_runtime import run_worker
 
     if not settings.database_url or not settings.nats_url:
-        print("convtrack worker needs CONVTRACK_DATABASE_URL and CONVTRACK_NATS_URL",
-              file=sys.stderr)
+        print("convtrack worker needs CONVTRACK_DATABASE_URL and CONVTRACK_NATS_URL: workers "
+              "on other hosts share the service's PostgreSQL and NATS", file=sys.stderr)
         return 2
     token, _ = ensure_admin_token(settings)
     container = build_container(settings, token)
+    read_models = build_read_models(container)
     try:
-        run_workers(container, names)
+        run_worker(container, read_models, settings.nats_url, names)
+    except ValueError as unknown:
+        print(str(unknown), file=sys.stderr)
+        return 2
     finally:
+        read_models.close()
         container.close()
     return 0
-
-
-@contextmanager
-def read_side(container: object) -> Iterator[None]:
-    """The relay and the projection workers, in background threads of this process."""
-    yield
-
-
-def run_workers(container: object, names: list[str] | None) -> None:
-    """Block running the named projection workers."""
-    raise SystemExit("workers are not available yet")
 
 
 def load_demo_once(settings: Settings, container: object) -> dict[str, object]:

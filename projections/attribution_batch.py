@@ -141,6 +141,11 @@ class AttributionBatch:
         # A member without conversions has nothing to attribute: its touches are stored and
         # wait; only members with conversions (stored or new) are loaded and recomputed.
         stored = self.session.load_facts(self.affected, with_conversions_only=True)
+        # A member whose first conversion is in this batch has no stored conversion, but its
+        # stored touches are exactly what the new conversion must be weighed against.
+        first_conversions = set(self.conversions) - set(stored)
+        if first_conversions:
+            stored.update(self.session.load_facts(first_conversions))
         for timeline_id in self.conversions:
             stored.setdefault(timeline_id, MemberFacts(timeline_id))
         self._load_missing(stored)

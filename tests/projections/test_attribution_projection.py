@@ -256,3 +256,16 @@ def test_a_parked_event_is_kept_with_its_error_and_tracking_moves_past_it() -> N
     [parked] = projection.list_parked()
     assert (parked.position, parked.error, parked.attempts) == (first.position, "boom", 3)
     assert projection.tracked_positions()["management"] == first.position
+
+
+def test_a_first_conversion_in_a_later_batch_is_weighed_against_earlier_touches() -> None:
+    # Regression: the recompute once loaded stored facts only for members that already had a
+    # conversion, so a member's first conversion saw none of the touches of earlier batches.
+    world = World.in_memory()
+    c1 = world.campaign()
+    action = world.action([c1])
+    click = world.click("m1", c1, world.now - days(3))
+    live = project(world)
+    first = world.convert("m1", action, world.now - days(1))
+    project(world, live)
+    assert credited(live, first) == [(c1, "post_click", click)]
