@@ -47,11 +47,19 @@ PROJECTION_LAG = Gauge("convtrack_projection_lag",
                        "Events in the store not yet applied (consumer lag)",
                        ["projection", "application"])
 PARKED_EVENTS = Gauge("convtrack_parked_events", "Events parked, per projection", ["projection"])
+TRANSPORT_LATENCY = Histogram(
+    "convtrack_transport_latency_seconds",
+    "From an event's recorded timestamp to its storage in JetStream (the relay's share of "
+    "the projection latency), seen by each projection's worker",
+    ["projection"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0,
+             2.5, 5.0, 10.0, 30.0, 60.0))
 PROJECTION_LATENCY = Histogram(
     "convtrack_projection_latency_seconds",
     "From an event's recorded timestamp to its read-model commit (live path only)",
     ["projection"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0,
+             2.5, 5.0, 10.0, 30.0, 60.0))
 
 
 def count_fact_results(kind: str, results: Iterable[ItemResult]) -> None:

@@ -16,14 +16,14 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import nats.errors
 from eventsourcing.persistence import Mapper
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from adapters.metrics import PROJECTION_GAP_FILLS
+from adapters.metrics import PROJECTION_GAP_FILLS, TRANSPORT_LATENCY
 from adapters.nats.apply import Applier
 from adapters.nats.consumer import ProjectionConsumer
 from adapters.nats.envelope import UndecodableMessage, from_message
@@ -41,7 +41,8 @@ class WorkerOptions:
     """Tuning of a projection worker; the defaults are the production ones."""
 
     batch_size: int = 500
-    fetch_timeout: float = 1.0
+    fetch_timeout: float = 1.0  # a waiting pull: returns at the first message
+    idle_interval: float = 1.0  # how often a quiet worker looks in the store for lost messages
     catch_up_threshold: int = 5000  # behind by more: read the store, not NATS
     page_size: int = 1000
     max_attempts: int = 5  # then the event is parked
@@ -117,31 +118,51 @@ class ProjectionWorker:
     async def follow(self, subscription: JetStreamContext.PullSubscription) -> None:
         """Fetch and handle batches; return when the store is far ahead (time to catch up)."""
         idle_mark: dict[str, int] | None = None
+        next_idle = time.monotonic() + self.options.idle_interval
         next_check = time.monotonic() + self.options.check_interval
         while True:
             try:
-                messages = await subscription.fetch(self.options.batch_size,
-                                                    timeout=self.options.fetch_timeout)
-            except nats.errors.TimeoutError:
-                # Quiet (or NATS down): apply from the store what was recorded a fetch-timeout
+                messages = await self.next_batch(subscription)
+            except TimeoutError:  # nats-py raises its own subclass, or asyncio's, or both
+                if time.monotonic() < next_idle:
+                    continue
+                next_idle = time.monotonic() + self.options.idle_interval
+                # Quiet (or NATS down): apply from the store what was recorded an idle interval
                 # ago and still not delivered, e.g. a last message the broker lost.
                 if idle_mark is not None:
                     await self.sync_from_store(until=idle_mark)
                 idle_mark = await asyncio.to_thread(self.reader.max_positions)
                 continue
-            idle_mark = None
             await self.handle(messages)
             if time.monotonic() > next_check:
                 next_check = time.monotonic() + self.options.check_interval
                 if await self.far_behind():
                     return
 
+    async def next_batch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Wait for one message, then take what else is there at once, up to a batch."""
+        # nats-py's fetch(n), once a waiting pull got its first message, waits until n arrive
+        # or the timeout passes: on a trickling stream that adds the whole timeout to every
+        # event's latency. A waiting fetch(1), then a fetch that does not wait, adds nothing.
+        messages = await subscription.fetch(1, timeout=self.options.fetch_timeout)
+        try:
+            messages += await subscription.fetch(self.options.batch_size - 1, timeout=0.002)
+        except TimeoutError:
+            pass  # nothing else yet; anything arriving late waits in the subscription's queue
+        return messages
+
     async def handle(self, messages: Sequence[Msg]) -> None:
         """Apply one fetched batch (with gap fills) and ack it."""
         arrivals: list[Envelope] = []
+        transport = TRANSPORT_LATENCY.labels(self.name)
         for message in messages:
             try:
-                arrivals.append(from_message(self.mappers, message.headers, message.data))
+                envelope = from_message(self.mappers, message.headers, message.data)
+                arrivals.append(envelope)
+                recorded = getattr(envelope.event, "timestamp", None)
+                if isinstance(recorded, datetime):
+                    transport.observe(max(0.0, (message.metadata.timestamp - recorded)
+                                          .total_seconds()))
             except UndecodableMessage as error:
                 _log.error("worker %s: message %s is not a convtrack event, dropped: %s",
                            self.name, message.subject, error,

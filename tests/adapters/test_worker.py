@@ -26,7 +26,7 @@ from tests.adapters.read_side_support import (
     store_positions,
 )
 
-FAST = WorkerOptions(batch_size=100, fetch_timeout=0.2, page_size=100, retry_base=0.001,
+FAST = WorkerOptions(batch_size=100, idle_interval=0.2, page_size=100, retry_base=0.001,
                      check_interval=0.2, heartbeat_interval=0.5)
 
 
@@ -88,9 +88,9 @@ async def test_a_live_worker_applies_every_relayed_event_once_in_log_order(
 async def test_a_message_nats_never_delivered_is_read_from_the_store(
         pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
         stream: None, counting: CountingProjection) -> None:
-    # A long fetch timeout keeps the idle path out of it: only the gap check can fill the hole.
+    # A long idle interval keeps the idle path out of it: only the gap check can fill the hole.
     worker = worker_for(pg_container, counting, jetstream, read_side_topology,
-                        WorkerOptions(fetch_timeout=30, retry_base=0.001))
+                        WorkerOptions(idle_interval=30, retry_base=0.001))
     filled_before = PROJECTION_GAP_FILLS.labels("counting")._value.get()
     task = asyncio.create_task(worker.run())
     try:
@@ -122,7 +122,7 @@ async def test_a_worker_far_behind_catches_up_from_the_store_then_follows_nats(
                   read_side_topology, Wakeup(0.05), page_size=200)
     relay_task = asyncio.create_task(relay.run())
     worker = worker_for(pg_container, counting, jetstream, read_side_topology,
-                        WorkerOptions(catch_up_threshold=50, page_size=100, fetch_timeout=0.2,
+                        WorkerOptions(catch_up_threshold=50, page_size=100, idle_interval=0.2,
                                       retry_base=0.001))
     store_before = PROJECTION_EVENTS.labels("counting", "store")._value.get()
     nats_before = PROJECTION_EVENTS.labels("counting", "nats")._value.get()

@@ -22,7 +22,7 @@ from adapters.settings import Settings
 from projections.base import Envelope
 from tests.adapters.read_side_support import CountingProjection
 
-WORKER_OPTIONS = WorkerOptions(batch_size=50, fetch_timeout=0.2, ack_wait=2.0,
+WORKER_OPTIONS = WorkerOptions(batch_size=50, idle_interval=0.2, ack_wait=2.0,
                                heartbeat_interval=0.2, retry_base=0.001)
 
 
