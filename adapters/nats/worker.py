@@ -72,6 +72,7 @@ class ProjectionWorker:
                                retry_base=self.options.retry_base,
                                max_backoff=self.options.max_backoff)
         self.status = "catching_up"  # until it follows the tail
+        self._status_changed = asyncio.Event()
 
     async def run(self) -> None:
         """Work until cancelled; any failure is logged and retried after a bounded backoff."""
@@ -241,6 +242,7 @@ class ProjectionWorker:
     def _set_status(self, status: str) -> None:
         if status != self.status:
             self.status = status
+            self._status_changed.set()  # report it now, not at the next heartbeat
             _log.info("worker %s is %s", self.name, status,
                       extra={"projection": self.name, "status": status})
 
@@ -251,4 +253,7 @@ class ProjectionWorker:
             except Exception as error:
                 _log.warning("worker %s: heartbeat failed: %s", self.name, error,
                              extra={"projection": self.name, "error": repr(error)})
-            await asyncio.sleep(self.options.heartbeat_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._status_changed.wait(),
+                                       self.options.heartbeat_interval)
+            self._status_changed.clear()

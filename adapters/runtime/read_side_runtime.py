@@ -85,6 +85,7 @@ class ReadSideRuntime:
         self._main: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._stopping = False
 
     def start(self) -> ReadSideRuntime:
         """Start the background thread (the connection to NATS is made, and retried, there)."""
@@ -101,6 +102,7 @@ class ReadSideRuntime:
         thread, self._thread = self._thread, None
         if thread is None:
             return
+        self._stopping = True
         if self._loop is not None and self._main is not None:
             self._loop.call_soon_threadsafe(self._main.cancel)
         thread.join(timeout)
@@ -144,7 +146,7 @@ class ReadSideRuntime:
             loop.close()
 
     async def _run(self) -> None:
-        nc = await connect(self.nats_url)
+        nc = await connect(self.nats_url, lambda: self._stopping)
         try:
             js = nc.jetstream(publish_async_max_pending=self.options.relay_page_size * 2)
             await retry_forever(lambda: ensure_stream(js, self.topology), "ensure stream")
@@ -182,14 +184,16 @@ class ReadSideRuntime:
         return coroutines
 
 
-async def connect(url: str) -> NatsClient:
+async def connect(url: str, stopping: Callable[[], bool] = lambda: False) -> NatsClient:
     """A NATS connection that reconnects forever; the first connect is retried too."""
 
     async def log_error(error: Exception) -> None:
-        _log.warning("nats: %s", error, extra={"error": repr(error)})
+        if not stopping():
+            _log.warning("nats: %s", error, extra={"error": repr(error)})
 
     async def log_disconnect() -> None:
-        _log.warning("nats disconnected; the relay backs off until it is back")
+        if not stopping():
+            _log.warning("nats disconnected; the relay backs off until it is back")
 
     async def log_reconnect() -> None:
         _log.info("nats reconnected")

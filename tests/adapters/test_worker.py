@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import nats
 import pytest
 from nats.js import JetStreamContext
 
-from adapters.bootstrap import Container
+from adapters.bootstrap import Container, build_container
 from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS
 from adapters.nats.envelope import mappers_of, sources_of, to_message
 from adapters.nats.listen import Wakeup
@@ -17,13 +19,18 @@ from adapters.nats.relay import Relay
 from adapters.nats.state import read_side_state
 from adapters.nats.store_reader import StoreReader
 from adapters.nats.stream import ensure_stream
+from adapters.nats.status import get_read_side_status
 from adapters.nats.subjects import Topology
 from adapters.nats.worker import ProjectionWorker, WorkerOptions
+from adapters.read_side import build_read_models
+from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+from adapters.settings import Settings
 from tests.adapters.read_side_support import (
     CountingProjection,
     record_touches,
     store_events,
     store_positions,
+    wait_until,
 )
 
 FAST = WorkerOptions(batch_size=100, idle_interval=0.2, page_size=100, retry_base=0.001,
@@ -146,3 +153,29 @@ async def test_a_worker_far_behind_catches_up_from_the_store_then_follows_nats(
     assert sorted(counting.applied()) == sorted(store_events(pg_container))
     assert PROJECTION_EVENTS.labels("counting", "store")._value.get() - store_before >= 600
     assert PROJECTION_EVENTS.labels("counting", "nats")._value.get() - nats_before >= 20
+
+
+def test_the_read_side_runs_on_the_in_memory_store_by_polling(nats_url: str) -> None:
+    container = build_container(Settings(), "admin")
+    models = build_read_models(container)
+    token = uuid.uuid4().hex[:10]
+    topology = Topology(stream=f"MEMORY_{token.upper()}", root=f"memory_{token}")
+    runtime = ReadSideRuntime(container, models, nats_url,
+                              ReadSideOptions(topology=topology, worker=FAST)).start()
+    try:
+        record_touches(container, 50)
+        wait_until(lambda: all(p.tracked_positions() == store_positions(container)
+                               for p in models.projections), 20, "the in-memory projections")
+        wait_until(lambda: {p.status for p in get_read_side_status(
+            container, models.projections).projections} == {"live"}, 10, "live workers")
+        status = get_read_side_status(container, models.projections)
+        assert {s.lag for s in status.relay.values()} == {0}
+    finally:
+        runtime.stop()
+        asyncio.run(delete_stream(nats_url, topology.stream))
+
+
+async def delete_stream(url: str, stream: str) -> None:
+    connection = await nats.connect(url)
+    await connection.jetstream().delete_stream(stream)
+    await connection.close()
