@@ -62,6 +62,8 @@ def test_conversions_relayed_twice_are_attributed_and_credited_once(
         runtime.stop()
 
     assert len(before[1]) == 20
+    assert {outcome.status for outcome in before[1].values()} == {"attributed"}
+    assert sum(row[4] for row in before[0]) == 20 * 100
     assert (credits(database_url, pg_schema), outcomes(read_models, world)) == before
 
 
