@@ -120,33 +120,33 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     url: str
 
 
-class NewActionIn(msgspec.Struct, forbid_unknown_fields=True):
+class ActionSettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The settings an action may leave out on creation (API.md gives their defaults)."""
+
+    rules: list[RuleIn] | UnsetType = UNSET
+    value_mode: Literal["dynamic", "fixed", "none"] | UnsetType = UNSET
+    value: MoneyIn | None | UnsetType = UNSET
+    click_window_days: Window | UnsetType = UNSET
+    view_window_days: Window | UnsetType = UNSET
+    counting: Literal["each", "one"] | UnsetType = UNSET
+    attribution: Literal["last_touch_each_campaign", "last_touch_last_campaign"] | UnsetType = UNSET
+    campaign_ids: list[str] | UnsetType = UNSET
+    enabled: bool | UnsetType = UNSET
+
+
+class NewActionIn(ActionSettingsIn, kw_only=True):
+    """A new conversion action: tag, name and category are required."""
+
     tag_id: str
     name: str
     category: Category
-    rules: list[RuleIn] | UnsetType = UNSET
-    value_mode: Literal["dynamic", "fixed", "none"] | UnsetType = UNSET
-    value: MoneyIn | None | UnsetType = UNSET
-    click_window_days: Window | UnsetType = UNSET
-    view_window_days: Window | UnsetType = UNSET
-    counting: Literal["each", "one"] | UnsetType = UNSET
-    attribution: Literal["last_touch_each_campaign", "last_touch_last_campaign"] | UnsetType = UNSET
-    campaign_ids: list[str] | UnsetType = UNSET
-    enabled: bool | UnsetType = UNSET
 
 
-class ActionPatch(msgspec.Struct, forbid_unknown_fields=True):
+class ActionPatch(ActionSettingsIn, kw_only=True):
+    """Any settings but the tag; only the fields sent change."""
+
     name: str | UnsetType = UNSET
     category: Category | UnsetType = UNSET
-    rules: list[RuleIn] | UnsetType = UNSET
-    value_mode: Literal["dynamic", "fixed", "none"] | UnsetType = UNSET
-    value: MoneyIn | None | UnsetType = UNSET
-    click_window_days: Window | UnsetType = UNSET
-    view_window_days: Window | UnsetType = UNSET
-    counting: Literal["each", "one"] | UnsetType = UNSET
-    attribution: Literal["last_touch_each_campaign", "last_touch_last_campaign"] | UnsetType = UNSET
-    campaign_ids: list[str] | UnsetType = UNSET
-    enabled: bool | UnsetType = UNSET
 
 
 class RuleOut(msgspec.Struct):
