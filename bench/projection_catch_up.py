@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from adapters.bootstrap import build_container
+from adapters.postgres.event_log import fast_sources
 from adapters.read_side import build_read_models, event_sources
 from adapters.settings import Settings
 from application.access import Caller
@@ -71,7 +72,7 @@ def main() -> None:
     try:
         started = time.perf_counter()
         record_facts(container, args.members)
-        sources = event_sources(container)
+        sources = fast_sources(event_sources(container))
         total = sum(app.recorder.max_notification_id() or 0 for app in sources.values())
         print(f"recorded {total} events in {time.perf_counter() - started:.1f}s")
 

@@ -33,7 +33,35 @@ from projections.attribution_view import (
     MemberFacts,
     Outcome,
 )
+from projections import fact_decoding
 from projections.base import Envelope
+
+# What an event class means to a batch's first pass (which ids it loads).
+_TOUCH, _CREATED, _CONVERSION, _ACTION, _CAMPAIGN, _OTHER = (
+    "touch", "created", "conversion", "action", "campaign", "other")
+_ROLES: dict[type, str] = {
+    fact_decoding.ImpressionRecorded: _TOUCH, fact_decoding.ClickRecorded: _TOUCH,
+    fact_decoding.TimelineCreated: _CREATED, fact_decoding.ConversionRecorded: _CONVERSION,
+}
+
+
+def _role_of(kind: type) -> str:
+    """The role of a domain event class, remembered (the batch scan is per event)."""
+    if issubclass(kind, MemberTimeline.Created):
+        role = _CREATED
+    elif issubclass(kind, MemberTimeline.ConversionRecorded):
+        role = _CONVERSION
+    elif issubclass(kind, (MemberTimeline.ImpressionRecorded, MemberTimeline.ClickRecorded)):
+        role = _TOUCH
+    elif issubclass(kind, ConversionAction.Event):
+        role = _ACTION
+    elif issubclass(kind, Campaign.Event):
+        role = _CAMPAIGN
+    else:
+        role = _OTHER
+    _ROLES[kind] = role
+    return role
+
 
 def pending_outcome(own_value: Money | None) -> Outcome:
     """How a conversion shows while its action's settings are unknown: unattributed, own value."""
@@ -53,15 +81,20 @@ class AttributionBatch:
         # One pass to learn every id the batch refers to, so each table is read once.
         for envelope in envelopes:
             event = envelope.event
-            if isinstance(event, MemberTimeline.Created):
+            role = _ROLES.get(type(event))
+            if role is None:
+                role = _role_of(type(event))
+            if role is _TOUCH:
+                continue
+            if role is _CREATED:
                 created.add(str(event.originator_id))
-            elif isinstance(event, MemberTimeline.ConversionRecorded):
+            elif role is _CONVERSION:
                 action_ids.add(event.action_id)
                 if str(event.originator_id) not in created:
                     orphans.add(str(event.originator_id))
-            elif isinstance(event, ConversionAction.Event):
+            elif role is _ACTION:
                 action_ids.add(str(event.originator_id))
-            elif isinstance(event, Campaign.Event):
+            elif role is _CAMPAIGN:
                 campaign_ids.add(str(event.originator_id))
         self.actions = session.get_actions(action_ids)
         self.campaigns = session.get_campaigns(campaign_ids)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from projections.base import Envelope, Projection
+from projections.fact_decoding import FactDecoder
 
 log = logging.getLogger("convtrack.projections")
 
@@ -48,12 +49,21 @@ class EventSource(Protocol):
 
 
 def read_envelopes(name: str, source: EventSource, after: int, limit: int,
-                   stop: int | None = None) -> list[Envelope]:
-    """Up to `limit` events of the source named `name` after `after` (and not after `stop`)."""
+                   stop: int | None = None, *, fast: bool = True) -> list[Envelope]:
+    """Up to `limit` events of the source named `name` after `after` (and not after `stop`).
+
+    With `fast` (the default), member-timeline facts come as projections.fact_decoding's light
+    records, decoded ~10 times faster than through the library's mapper; `fast=False` gives
+    every event as the library's domain event.
+    """
     recorder: NotificationLog = source.recorder
-    mapper: EventMapper = source.mapper
     notifications = recorder.select_notifications(after + 1, limit, stop=stop)
-    return [Envelope(name, n.id, mapper.to_domain_event(n)) for n in notifications]
+    if not fast:
+        mapper: EventMapper = source.mapper
+        return [Envelope(name, n.id, mapper.to_domain_event(n)) for n in notifications]
+    decode = FactDecoder(source.mapper).decode
+    return [Envelope(name, n.id, decode(n.topic, n.originator_id, n.originator_version, n.state))
+            for n in notifications]
 
 
 def catch_up(
@@ -61,6 +71,8 @@ def catch_up(
     sources: Mapping[str, EventSource],
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
+    *,
+    fast: bool = True,
 ) -> int:
     """Apply every event recorded so far that the projection has not applied; returns how many.
 
@@ -68,7 +80,7 @@ def catch_up(
     are read one after the other, in the order given: give "management" first, so catalogue
     events (actions, campaigns) are known before the facts that use them.
     Each source is read up to its position when catch-up reached it, so a busy store cannot keep
-    the call going forever.
+    the call going forever. `fast` is read_envelopes' choice of decoding.
     """
     applied = 0
     # The next page is read and decoded in a second thread while this one is applied: the
@@ -80,7 +92,8 @@ def catch_up(
             position = projection.tracked_positions().get(name, 0)
             if position >= stop:
                 continue
-            pending = reader.submit(read_envelopes, name, source, position, batch_size, stop)
+            pending = reader.submit(read_envelopes, name, source, position, batch_size, stop,
+                                    fast=fast)
             while True:
                 batch = pending.result()
                 if not batch:
@@ -88,7 +101,7 @@ def catch_up(
                 position = batch[-1].position
                 if position < stop:
                     pending = reader.submit(read_envelopes, name, source, position, batch_size,
-                                            stop)
+                                            stop, fast=fast)
                 projection.process_batch(batch)
                 applied += len(batch)
                 if on_batch is not None:

@@ -48,17 +48,25 @@ def tracking_ddl(schema: str, projection: str) -> list[sql.Composable]:
 _ATTRIBUTION = [
     "CREATE TABLE IF NOT EXISTS {s}.attribution_members (timeline_id uuid PRIMARY KEY, "
     "member_id text NOT NULL)",
+    # Touches are read by member (a batch's recompute, explanations) and by campaign (a status
+    # change). No key: touch event ids are unique by the ingestion's fact keys and each touch
+    # is written once (ADR 0007), and a (timeline_id, event_id) key cost a catch-up ~1 µs a
+    # row for no query (issue 3: catch-up >= 20,000 events/s).
     "CREATE TABLE IF NOT EXISTS {s}.attribution_touches (timeline_id uuid NOT NULL, "
     "event_id text NOT NULL, campaign_id text NOT NULL, kind text NOT NULL, "
-    "occurred_at timestamptz NOT NULL, seq bigint NOT NULL, PRIMARY KEY (timeline_id, event_id))",
+    "occurred_at timestamptz NOT NULL, seq bigint NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS attribution_touches_member ON {s}.attribution_touches "
+    "(timeline_id)",
     # A campaign's status change recomputes the members with touches of it from then on.
     "CREATE INDEX IF NOT EXISTS attribution_touches_campaign ON {s}.attribution_touches "
     "(campaign_id, occurred_at)",
+    # The JSON columns are only ever read whole (as text), never queried into: json keeps the
+    # text as written, where jsonb's parse cost the conversions' COPY most of its time.
     "CREATE TABLE IF NOT EXISTS {s}.attribution_conversions (tag_id text NOT NULL, "
     "event_id text NOT NULL, timeline_id uuid NOT NULL, member_id text NOT NULL, "
     "action_id text NOT NULL, category text, occurred_at timestamptz NOT NULL, "
-    "seq bigint NOT NULL, own_value jsonb, rules jsonb, source text NOT NULL, "
-    "recorded_at timestamptz NOT NULL, status text NOT NULL, credits jsonb NOT NULL, "
+    "seq bigint NOT NULL, own_value json, rules json, source text NOT NULL, "
+    "recorded_at timestamptz NOT NULL, status text NOT NULL, credits json NOT NULL, "
     "value_minor bigint, currency text, PRIMARY KEY (tag_id, event_id))",
     "CREATE INDEX IF NOT EXISTS attribution_conversions_member ON "
     "{s}.attribution_conversions (timeline_id)",
