@@ -11,7 +11,7 @@ Settings changes), so changing an action never rewrites the past by itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from domain.attribution import Touch
@@ -20,8 +20,11 @@ from domain.conversion_action import ConversionAction
 from domain.member_timeline import MemberTimeline
 from domain.values import Money
 from projections.attribution_batch import AttributionBatch, pending_outcome
+from projections.attribution_pipeline import apply_pipelined
 from projections.attribution_view import (
     ActionState,
+    AttributionChanges,
+    AttributionSession,
     AttributionView,
     CampaignState,
     ConversionRecord,
@@ -69,17 +72,34 @@ class AttributionProjection:
             fresh = unseen(positions, batch)
             if not fresh:
                 return
-            work = AttributionBatch(session, fresh)
-            by_type = self._by_type
-            for envelope in fresh:
-                kind = type(envelope.event)
-                try:
-                    handler = by_type[kind]
-                except KeyError:
-                    handler = by_type[kind] = self._handlers.get(envelope.topic)
-                if handler is not None:
-                    handler(work, envelope)
-            session.save(work.finish(), advanced(positions, fresh))
+            session.save(self.changes_of(session, fresh), advanced(positions, fresh))
+
+    def changes_of(self, session: AttributionSession, fresh: Sequence[Envelope]
+                   ) -> AttributionChanges:
+        """What applying these (unseen) envelopes changes, read through the session."""
+        work = AttributionBatch(session, fresh)
+        by_type = self._by_type
+        for envelope in fresh:
+            kind = type(envelope.event)
+            try:
+                handler = by_type[kind]
+            except KeyError:
+                handler = by_type[kind] = self._handlers.get(envelope.topic)
+            if handler is not None:
+                handler(work, envelope)
+        return work.finish()
+
+    def apply_pages(self, pages: Iterable[Sequence[Envelope]]) -> int:
+        """Apply pages in order, each in its own transaction, the next page computed while the
+        last is written when the store allows it (projections/attribution_pipeline.py); the
+        events applied. Raises PipelineConflict when another writer moved the positions."""
+        if not self.view.pipelined:
+            applied = 0
+            for page in pages:
+                self.process_batch(page)
+                applied += len(page)
+            return applied
+        return apply_pipelined(self, pages)
 
     def park(self, envelope: Envelope, error: str, attempts: int) -> None:
         """Set a failing event aside and move past it."""

@@ -234,7 +234,15 @@ class AttributionQueries(ABC):
 class AttributionView(TrackedView, AttributionQueries):
     """A store of the attribution model: tracking, parking, batch sessions and queries."""
 
+    # Whether catch-up may compute a batch while the last one is written (reader() below and
+    # projections/attribution_pipeline.py); a store that takes no time to write gains nothing.
+    pipelined = False
+
     @abstractmethod
     def session(self) -> AbstractContextManager[AttributionSession]:
         """A batch session: commits when the block ends normally, rolls back on error."""
+
+    def reader(self) -> AbstractContextManager[AttributionSession]:
+        """A session that reads the committed state and locks nothing; it cannot save."""
+        raise NotImplementedError(f"{type(self).__name__} does not pipeline catch-up")
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from projections.attribution_pipeline import PipelineConflict
 from projections.base import Envelope, Projection
 from projections.fact_decoding import FactDecoder
 
@@ -73,6 +74,7 @@ def catch_up(
     on_batch: Callable[[int], None] | None = None,
     *,
     fast: bool = True,
+    pipelined: bool = True,
 ) -> int:
     """Apply every event recorded so far that the projection has not applied; returns how many.
 
@@ -80,33 +82,55 @@ def catch_up(
     are read one after the other, in the order given: give "management" first, so catalogue
     events (actions, campaigns) are known before the facts that use them.
     Each source is read up to its position when catch-up reached it, so a busy store cannot keep
-    the call going forever. `fast` is read_envelopes' choice of decoding.
+    the call going forever. `fast` is read_envelopes' choice of decoding. With `pipelined`, a
+    projection that has `apply_pages` (the attribution projection) writes each page while it
+    computes the next; should another writer move its positions meanwhile, the rest is applied
+    page by page from the positions in the store.
     """
-    applied = 0
+    apply_pages = getattr(projection, "apply_pages", None) if pipelined else None
     # The next page is read and decoded in a second thread while this one is applied: the
     # projection spends much of a batch waiting on PostgreSQL, which releases the GIL.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-reader") as reader:
-        for name, source in sources.items():
-            recorder: NotificationLog = source.recorder
-            stop = recorder.max_notification_id() or 0
-            position = projection.tracked_positions().get(name, 0)
-            if position >= stop:
-                continue
-            pending = reader.submit(read_envelopes, name, source, position, batch_size, stop,
-                                    fast=fast)
-            while True:
-                batch = pending.result()
-                if not batch:
-                    break
-                position = batch[-1].position
-                if position < stop:
-                    pending = reader.submit(read_envelopes, name, source, position, batch_size,
-                                            stop, fast=fast)
-                projection.process_batch(batch)
-                applied += len(batch)
-                if on_batch is not None:
-                    on_batch(len(batch))
-                if position >= stop:
-                    break
+        pages = _pages(projection, sources, batch_size, fast, reader, on_batch)
+        if apply_pages is None:
+            applied = 0
+            for page in pages:
+                projection.process_batch(page)
+                applied += len(page)
+        else:
+            try:
+                applied = int(apply_pages(pages))
+            except PipelineConflict as conflict:
+                log.info("catch-up met another writer, going on batch by batch",
+                         extra={"projection": projection.name, "events": conflict.applied})
+                applied = conflict.applied + catch_up(projection, sources, batch_size, on_batch,
+                                                      fast=fast, pipelined=False)
     log.debug("caught up", extra={"projection": projection.name, "events": applied})
     return applied
+
+
+def _pages(projection: Projection, sources: Mapping[str, EventSource], batch_size: int,
+           fast: bool, reader: ThreadPoolExecutor, on_batch: Callable[[int], None] | None
+           ) -> Iterator[list[Envelope]]:
+    """The unapplied pages of every source in order, each read while the last is applied."""
+    for name, source in sources.items():
+        recorder: NotificationLog = source.recorder
+        stop = recorder.max_notification_id() or 0
+        position = projection.tracked_positions().get(name, 0)
+        if position >= stop:
+            continue
+        pending = reader.submit(read_envelopes, name, source, position, batch_size, stop,
+                                fast=fast)
+        while True:
+            batch = pending.result()
+            if not batch:
+                break
+            position = batch[-1].position
+            if position < stop:
+                pending = reader.submit(read_envelopes, name, source, position, batch_size,
+                                        stop, fast=fast)
+            yield batch
+            if on_batch is not None:
+                on_batch(len(batch))
+            if position >= stop:
+                break

@@ -36,6 +36,12 @@ class PostgresTracking(TrackedView):
                                     "FOR UPDATE").format(self._tracking)).fetchall()
         return {str(application): int(position) for application, position in rows}
 
+    def read_positions(self, conn: Connection) -> dict[str, int]:
+        """The positions, without locking (a reader's view of the committed state)."""
+        rows = conn.execute(sql.SQL("SELECT application, position FROM {}")
+                            .format(self._tracking)).fetchall()
+        return {str(application): int(position) for application, position in rows}
+
     def save_positions(self, conn: Connection, positions: Mapping[str, int]) -> None:
         """Advance the tracking rows (inside the locking transaction)."""
         with conn.cursor() as cur:
@@ -46,9 +52,7 @@ class PostgresTracking(TrackedView):
 
     def tracked_positions(self) -> dict[str, int]:
         with self.pool.connection() as conn:
-            rows = conn.execute(sql.SQL("SELECT application, position FROM {}")
-                                .format(self._tracking)).fetchall()
-        return {str(application): int(position) for application, position in rows}
+            return self.read_positions(conn)
 
     def park(self, projection: str, envelope: Envelope, error: str, attempts: int) -> None:
         with self.pool.connection() as conn, conn.transaction():
