@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domain.attribution import Touch
+from projections.attribution_born import BornMembers
 from projections.attribution_view import (
     ActionState,
     AttributionChanges,
@@ -57,10 +58,11 @@ class OverlaySession(AttributionSession):
     """Committed state read through `reads`, with the changes of pending batches over it."""
 
     def __init__(self, reads: AttributionSession, pending: Sequence[AttributionChanges],
-                 positions: Mapping[str, int]) -> None:
+                 positions: Mapping[str, int], born: BornMembers) -> None:
         self.reads = reads
         self.pending = pending  # oldest first
         self._positions = dict(positions)
+        self.born = born  # already includes the pending batches' changes
 
     def positions(self) -> dict[str, int]:
         return dict(self._positions)
@@ -81,7 +83,11 @@ class OverlaySession(AttributionSession):
 
     def get_member_ids(self, timeline_ids: Iterable[str]) -> dict[str, str]:
         ids = set(timeline_ids)
-        found = self.reads.get_member_ids(ids)
+        found: dict[str, str] = {}
+        for timeline_id in [t for t in ids if t in self.born]:
+            found[timeline_id] = self.born.member_id(timeline_id) or ""
+            ids.discard(timeline_id)
+        found.update(self.reads.get_member_ids(ids))
         for changes in self.pending:
             found.update((t, m) for t, m in changes.members.items() if t in ids)
         return found
@@ -109,7 +115,23 @@ class OverlaySession(AttributionSession):
 
     def load_facts(self, timeline_ids: Iterable[str], *, with_conversions_only: bool = False
                    ) -> dict[str, MemberFacts]:
-        ids = list(timeline_ids)
+        born: dict[str, MemberFacts] = {}
+        ids = []
+        for timeline_id in timeline_ids:
+            if timeline_id in self.born:
+                facts = self.born.facts(timeline_id)
+                if facts.conversions or not with_conversions_only:
+                    born[timeline_id] = facts
+            else:
+                ids.append(timeline_id)
+        if not ids:
+            return born
+        found = self._load_stored(ids, with_conversions_only)
+        found.update(born)
+        return found
+
+    def _load_stored(self, ids: list[str], with_conversions_only: bool
+                     ) -> dict[str, MemberFacts]:
         wanted = set(ids)
         touches: dict[str, list[Touch]] = {}
         conversions: dict[str, dict[tuple[str, str], ConversionRecord]] = {}
@@ -184,6 +206,7 @@ def apply_pipelined(projection: AttributionProjection,
     applied = 0
     pending: deque[tuple[Future[None], AttributionChanges, int]] = deque()
     writer = _Writer(view)
+    born = BornMembers()
 
     def settle(keep: int) -> None:
         nonlocal applied
@@ -201,8 +224,9 @@ def apply_pipelined(projection: AttributionProjection,
             fresh = unseen(positions, page)
             if fresh:
                 with view.reader() as reads:
-                    overlay = OverlaySession(reads, [c for _, c, _ in pending], positions)
+                    overlay = OverlaySession(reads, [c for _, c, _ in pending], positions, born)
                     changes = projection.changes_of(overlay, fresh)
+                born.learn(changes)
                 after = advanced(positions, fresh)
                 pending.append((writer.submit(changes, positions, after), changes, len(page)))
                 positions = after

@@ -75,6 +75,7 @@ def catch_up(
     *,
     fast: bool = True,
     pipelined: bool = True,
+    until: Mapping[str, int] | None = None,
 ) -> int:
     """Apply every event recorded so far that the projection has not applied; returns how many.
 
@@ -85,13 +86,14 @@ def catch_up(
     the call going forever. `fast` is read_envelopes' choice of decoding. With `pipelined`, a
     projection that has `apply_pages` (the attribution projection) writes each page while it
     computes the next; should another writer move its positions meanwhile, the rest is applied
-    page by page from the positions in the store.
+    page by page from the positions in the store. `until` bounds the positions read per source
+    (a worker catching up to the heads it saw); by default each source's head when reached.
     """
     apply_pages = getattr(projection, "apply_pages", None) if pipelined else None
     # The next page is read and decoded in a second thread while this one is applied: the
     # projection spends much of a batch waiting on PostgreSQL, which releases the GIL.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-reader") as reader:
-        pages = _pages(projection, sources, batch_size, fast, reader, on_batch)
+        pages = _pages(projection, sources, batch_size, fast, reader, on_batch, until)
         if apply_pages is None:
             applied = 0
             for page in pages:
@@ -104,18 +106,18 @@ def catch_up(
                 log.info("catch-up met another writer, going on batch by batch",
                          extra={"projection": projection.name, "events": conflict.applied})
                 applied = conflict.applied + catch_up(projection, sources, batch_size, on_batch,
-                                                      fast=fast, pipelined=False)
+                                                      fast=fast, pipelined=False, until=until)
     log.debug("caught up", extra={"projection": projection.name, "events": applied})
     return applied
 
 
 def _pages(projection: Projection, sources: Mapping[str, EventSource], batch_size: int,
-           fast: bool, reader: ThreadPoolExecutor, on_batch: Callable[[int], None] | None
-           ) -> Iterator[list[Envelope]]:
+           fast: bool, reader: ThreadPoolExecutor, on_batch: Callable[[int], None] | None,
+           until: Mapping[str, int] | None) -> Iterator[list[Envelope]]:
     """The unapplied pages of every source in order, each read while the last is applied."""
     for name, source in sources.items():
         recorder: NotificationLog = source.recorder
-        stop = recorder.max_notification_id() or 0
+        stop = (recorder.max_notification_id() or 0) if until is None else until.get(name, 0)
         position = projection.tracked_positions().get(name, 0)
         if position >= stop:
             continue

@@ -175,9 +175,9 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
         # after 5 runs, and the generic plan PostgreSQL then keeps was chosen while the table
         # was small: a sequential scan testing each row against the whole 1,000-id array,
         # which cost a catch-up ~15 µs of PostgreSQL CPU an event.
-        facts = {t: MemberFacts(t) for t in timeline_ids}
         if not timeline_ids:
-            return facts
+            return {}
+        facts: dict[str, MemberFacts] = {}
         with conn.cursor() as cur:
             cur.execute(self.sql(f"SELECT {CONVERSION_COLUMNS} FROM {{conversions}} "
                                  "WHERE timeline_id = ANY(%s::uuid[])"),
@@ -185,11 +185,14 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
             conversion = decoder.conversion
             for row in cur.fetchall():
                 record = conversion(row)
-                facts[record.timeline_id].conversions.append(record)
-            if with_conversions_only:
-                facts = {t: f for t, f in facts.items() if f.conversions}
-                if not facts:
-                    return facts
+                found = facts.get(record.timeline_id)
+                if found is None:
+                    found = facts[record.timeline_id] = MemberFacts(record.timeline_id)
+                found.conversions.append(record)
+            if not with_conversions_only:
+                facts = {t: facts.get(t) or MemberFacts(t) for t in timeline_ids}
+            if not facts:
+                return facts
             cur.execute(self.sql(f"SELECT {TOUCH_COLUMNS} FROM {{touches}} "
                                  "WHERE timeline_id = ANY(%s::uuid[])"),
                         (uuid_array(list(facts)),), prepare=False)
