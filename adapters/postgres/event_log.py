@@ -51,8 +51,9 @@ class _FastLog:
         if topics or not inclusive_of_start:
             return list(self.recorder.select_notifications(
                 start, limit, stop, topics, inclusive_of_start=inclusive_of_start))
+        # Binary results: no hex for the state, no text for the numbers (half the fetch cost).
         with self.datastore.get_connection() as conn, \
-                conn.cursor(row_factory=tuple_row) as cur:
+                conn.cursor(binary=True, row_factory=tuple_row) as cur:
             cur.execute(self._statement, (1 if start is None else start, limit), prepare=True)
             rows = cur.fetchall()
         if stop is not None and rows and rows[-1][0] > stop:
