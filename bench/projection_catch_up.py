@@ -164,8 +164,10 @@ def main() -> None:
         for round_ in range(1, args.repeat + 1):
             rates = {}
             for label, run in (
-                    ("read + decode, library mapper", lambda: read_all(library, args.batch, False)),
-                    ("read + decode, catch-up reader", lambda: read_all(sources, args.batch, True))):
+                    ("read + decode, library mapper",
+                     lambda: read_all(library, args.batch, False)),
+                    ("read + decode, catch-up reader",
+                     lambda: read_all(sources, args.batch, True))):
                 rates[label], cpu = timed(total, run, clock)
                 print(f"[{round_}] {label}: {rates[label]:,.0f} events/s ({cpu})")
             drop_read_models(url, schema)
