@@ -8,7 +8,8 @@ state (a read-only session), then the changes of every batch handed to the write
 known to be committed, applied over it in order. Whatever a read returns is thus the state after
 all earlier batches, whether or not the writer got to them yet (a batch committed meanwhile is in
 both, and merging is idempotent: touches by position, conversions by key, the later version
-winning).
+winning). Members created during the catch-up are answered from memory instead
+(projections/attribution_born.py).
 
 That holds only while this catch-up is the one writer of the projection: each write checks,
 under the tracking rows' lock, that the positions are the ones its batch was computed from. If
@@ -55,7 +56,8 @@ class PipelineConflict(Exception):
 
 
 class OverlaySession(AttributionSession):
-    """Committed state read through `reads`, with the changes of pending batches over it."""
+    """Committed state read through `reads`, with the changes of pending batches over it, and
+    the members this catch-up created from memory."""
 
     def __init__(self, reads: AttributionSession, pending: Sequence[AttributionChanges],
                  positions: Mapping[str, int], born: BornMembers) -> None:
