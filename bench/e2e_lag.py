@@ -582,7 +582,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=1000, help="conversions per second")
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--batch", type=int, default=10, help="conversions per POST")
+    parser.add_argument("--batch", type=int, default=100,
+                        help="conversions per POST (10 POSTs/s at the default rate)")
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--poll", type=float, default=0.02, help="visibility polling period")
     parser.add_argument("--observe", choices=["api", "db"], default="api",

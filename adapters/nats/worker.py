@@ -173,6 +173,7 @@ class ProjectionWorker:
         missing = holes(fresh, tracked)
         if sum(last - first + 1 for _, first, last in missing) > self.options.catch_up_threshold:
             await self.catch_up(force=True)
+            self._set_status("live")
             tracked = await asyncio.to_thread(self.projection.tracked_positions)
             fresh = fresh_by_application(arrivals, tracked)
             missing = holes(fresh, tracked)
