@@ -56,12 +56,18 @@ def ensure_schema(database_url: str, schema: str) -> None:
 def build_container(settings: Settings, admin_token: str) -> Container:
     """Applications on PostgreSQL when a database URL is set, else in memory (tests, demos)."""
     if settings.database_url:
-        ensure_schema(settings.database_url, settings.database_schema)
         env = eventsourcing_env(settings.database_url, settings.database_schema,
                                 settings.pool_size)
-        management = ManagementApp(env=env)
-        ingestion = IngestionApp(management,
-                                 env=env | {"APPLICATION_RECORDER_TOPIC": FACT_RECORDER_TOPIC})
+        # Several processes starting at once (uvicorn workers, `convtrack worker` hosts) would
+        # race in the library's CREATE OR REPLACE FUNCTION ("tuple concurrently updated"):
+        # one at a time creates the schema's tables and functions.
+        with psycopg.connect(settings.database_url, autocommit=True) as lock:
+            lock.execute("SELECT pg_advisory_lock(hashtext(%s))",
+                         (f"convtrack-bootstrap:{settings.database_schema}",))
+            ensure_schema(settings.database_url, settings.database_schema)
+            management = ManagementApp(env=env)
+            ingestion = IngestionApp(
+                management, env=env | {"APPLICATION_RECORDER_TOPIC": FACT_RECORDER_TOPIC})
     else:
         management = ManagementApp()
         ingestion = IngestionApp(management)

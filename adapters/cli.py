@@ -26,9 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true",
                        help="load the demo data set first (once per data folder)")
     serve.add_argument("--data-dir", help="data folder (CONVTRACK_DATA_DIR, default .convtrack)")
+    serve.add_argument("--no-workers", action="store_true",
+                       help="run the relay but no projection workers (they run elsewhere)")
     worker = commands.add_parser("worker", help="run projection workers only (scale-out)")
     worker.add_argument("--projection", action="append",
                         help="projection name; repeat for several (default: all)")
+    worker.add_argument("--relay", action="store_true",
+                        help="also run the relay (when no `serve` process does)")
+    worker.add_argument("--metrics-port", type=int,
+                        help="serve Prometheus metrics on this port (workers have no HTTP API)")
     args = parser.parse_args(argv)
 
     from adapters.logs import configure_logging
@@ -45,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_termination_signals()  # SIGTERM → SystemExit, so every child is stopped below
     try:
         if args.command == "serve":
-            return serve_command(settings, demo=args.demo)
-        return worker_command(settings, args.projection)
+            return serve_command(settings, demo=args.demo, workers=not args.no_workers)
+        return worker_command(settings, args.projection, relay=args.relay,
+                              metrics_port=args.metrics_port)
     except KeyboardInterrupt:
         return 130
 
@@ -71,14 +78,14 @@ def servers(settings: Settings) -> Iterator[Settings]:
         yield settings
 
 
-def serve_command(settings: Settings, *, demo: bool) -> int:
+def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> int:
     """Run everything in one process until SIGINT/SIGTERM."""
     import uvicorn
 
     from adapters.bootstrap import build_container
     from adapters.http.app import create_app
     from adapters.read_side import build_read_models
-    from adapters.runtime.read_side_runtime import ReadSideRuntime
+    from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
 
     token, generated = ensure_admin_token(settings)
     with servers(settings) as settings, ExitStack() as stack:
@@ -92,7 +99,8 @@ def serve_command(settings: Settings, *, demo: bool) -> int:
                   file=sys.stderr)
         # The relay and workers start first, so the demo's events flow to the read side
         # while they are loaded (the progress bar shows the write side).
-        runtime = ReadSideRuntime(container, read_models, settings.nats_url).start()
+        runtime = ReadSideRuntime(container, read_models, settings.nats_url,
+                                  ReadSideOptions(workers=workers)).start()
         stack.callback(runtime.stop)
         if demo:
             print_demo(settings, load_demo_once(settings, container))
@@ -101,7 +109,10 @@ def serve_command(settings: Settings, *, demo: bool) -> int:
     return 0
 
 
-def worker_command(settings: Settings, names: list[str] | None) -> int:
+def worker_command(
+    settings: Settings, names: list[str] | None, *, relay: bool = False,
+    metrics_port: int | None = None,
+) -> int:
     """Run projection workers against configured servers (no HTTP)."""
     from adapters.bootstrap import build_container
     from adapters.read_side import build_read_models
@@ -115,7 +126,8 @@ def worker_command(settings: Settings, names: list[str] | None) -> int:
     container = build_container(settings, token)
     read_models = build_read_models(container)
     try:
-        run_worker(container, read_models, settings.nats_url, names)
+        run_worker(container, read_models, settings.nats_url, names, relay=relay,
+                   metrics_port=metrics_port)
     except ValueError as unknown:
         print(str(unknown), file=sys.stderr)
         return 2
