@@ -9,9 +9,12 @@ applied, so running it twice, or beside a worker, changes nothing).
 
 from __future__ import annotations
 
+import gc
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from projections.attribution_pipeline import PipelineConflict
@@ -92,7 +95,8 @@ def catch_up(
     apply_pages = getattr(projection, "apply_pages", None) if pipelined else None
     # The next page is read and decoded in a second thread while this one is applied: the
     # projection spends much of a batch waiting on PostgreSQL, which releases the GIL.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-reader") as reader:
+    with _fewer_collections(), \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-reader") as reader:
         pages = _pages(projection, sources, batch_size, fast, reader, on_batch, until)
         if apply_pages is None:
             applied = 0
@@ -109,6 +113,36 @@ def catch_up(
                                                       fast=fast, pipelined=False, until=until)
     log.debug("caught up", extra={"projection": projection.name, "events": applied})
     return applied
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved = gc.get_threshold()
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while catch-ups run (issue 3: catch-up).
+
+    A catch-up allocates ~10 tracked objects an event that live for a batch or longer, so with
+    the default threshold (700) the collector ran ~300 times per 50,000 events for ~6 µs an
+    event, finding next to nothing: the records are freed by reference counting. Raising the
+    first threshold for the duration (and restoring it after the last overlapping catch-up)
+    cuts that to ~2 µs; objects in reference cycles are freed a little later meanwhile.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], 20_000), *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def _pages(projection: Projection, sources: Mapping[str, EventSource], batch_size: int,

@@ -1,6 +1,9 @@
-"""Catch-up from the store: bounded by the heads a worker saw, and the rest applied later."""
+"""Catch-up from the store: bounded by the heads a worker saw, the rest applied later; the
+garbage collector left as it was."""
 
 from __future__ import annotations
+
+import gc
 
 from projections.attribution import AttributionProjection
 from projections.catch_up import catch_up
@@ -24,3 +27,14 @@ def test_a_catch_up_until_given_heads_stops_there_and_the_next_one_finishes() ->
     whole = InMemoryAttributionView()
     catch_up(AttributionProjection(whole), world.sources(), 1000)
     assert snapshot(view) == snapshot(whole)
+
+
+def test_a_catch_up_leaves_the_garbage_collector_as_it_found_it() -> None:
+    world = World.in_memory()
+    world.click("m1", world.campaign(), world.now)
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    catch_up(AttributionProjection(InMemoryAttributionView()), world.sources(), 1,
+             lambda _: seen.append(gc.get_threshold()))
+    assert gc.get_threshold() == before
+    assert seen and all(threshold[0] >= 20_000 for threshold in seen)
