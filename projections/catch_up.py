@@ -3,8 +3,10 @@
 Workers use this when they are far behind or find a gap in what NATS delivered (DESIGN.md: the
 event store is the truth); tests use it to bring read models up to date before asserting. It
 reads each source application's notification log from the projection's tracked position in
-pages, decodes them, and hands each page to `process_batch` (which skips anything already
-applied, so running it twice, or beside a worker, changes nothing).
+pages, decodes them (member-timeline facts with projections/fact_decoding.py), and hands each
+page to `process_batch` (which skips anything already applied, so running it twice, or beside
+a worker, changes nothing), or all of them to the projection's `apply_pages`, which writes one
+page while it computes the next (ADR 0014).
 """
 
 from __future__ import annotations
