@@ -1,4 +1,4 @@
-"""The attribution read model in PostgreSQL: batch sessions and the read API's queries.
+"""The attribution read model in PostgreSQL: batch sessions, batch writes and the read API.
 
 A batch is one transaction: lock the tracking rows, read what the batch needs with one query
 per table, write new rows with COPY and changed rows with executemany, advance tracking,
@@ -8,10 +8,8 @@ per-event or per-member round trip.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from psycopg import Connection, sql
@@ -37,6 +35,7 @@ from adapters.postgres.attribution_copy import (
     members_copy,
     touches_copy,
 )
+from adapters.postgres.attribution_session import PostgresAttributionSession, uuid_array
 from adapters.postgres.tracking_store import PostgresTracking
 from domain.attribution import Touch
 from projections.attribution_view import (
@@ -50,71 +49,7 @@ from projections.attribution_view import (
     MemberFacts,
 )
 
-_UUID_LIST = re.compile(r"[0-9a-fA-F,-]*")
-
-
-def uuid_array(ids: list[str]) -> str | list[str]:
-    """A uuid[] parameter: the array literal when every id is plain hex and dashes (psycopg's
-    list dumping costs ~4 µs an event in a 1,000-event batch), else the list itself."""
-    text = ",".join(ids)
-    return "{" + text + "}" if _UUID_LIST.fullmatch(text) else ids
-
-
 _CONVERSION_NAMES = tuple(c.split("::")[0] for c in CONVERSION_COLUMNS.split(", "))
-
-
-class _Session(AttributionSession):
-    def __init__(self, store: PostgresAttributionView, conn: Connection, *,
-                 lock: bool = True) -> None:
-        self.store = store
-        self.conn = conn
-        self.decoder = RowDecoder()
-        self.writable = lock
-        self._positions = store.lock_positions(conn) if lock else store.read_positions(conn)
-
-    def _rows(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return self.conn.execute(self.store.sql(query), params, prepare=False).fetchall()
-
-    def positions(self) -> dict[str, int]:
-        return dict(self._positions)
-
-    def get_actions(self, action_ids: Iterable[str]) -> dict[str, ActionState]:
-        return self.store.fetch_actions(self.conn, action_ids)
-
-    def get_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
-        return self.store.fetch_campaigns(self.conn, campaign_ids)
-
-    def get_member_ids(self, timeline_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(timeline_ids)
-        if not ids:
-            return {}
-        rows = self._rows("SELECT timeline_id::text, member_id FROM {members} "
-                          "WHERE timeline_id = ANY(%s::uuid[])", (uuid_array(ids),))
-        return {str(t): str(m) for t, m in rows}
-
-    def list_timelines_touching(self, since: Mapping[str, datetime | None]) -> set[str]:
-        rows = self._rows(
-            "SELECT DISTINCT t.timeline_id::text FROM {touches} t "
-            "JOIN unnest(%s::text[], %s::timestamptz[]) AS c(campaign_id, since) "
-            "ON t.campaign_id = c.campaign_id AND (c.since IS NULL OR t.occurred_at >= c.since)",
-            (list(since), list(since.values())))
-        return {row[0] for row in rows}
-
-    def list_pending_timelines(self, action_ids: Iterable[str]) -> set[str]:
-        rows = self._rows("SELECT DISTINCT timeline_id::text FROM {conversions} "
-                          "WHERE rules IS NULL AND action_id = ANY(%s)", (list(action_ids),))
-        return {row[0] for row in rows}
-
-    def load_facts(self, timeline_ids: Iterable[str], *, with_conversions_only: bool = False
-                   ) -> dict[str, MemberFacts]:
-        return self.store.fetch_facts(self.conn, list(timeline_ids), self.decoder,
-                                      with_conversions_only=with_conversions_only)
-
-    def save(self, changes: AttributionChanges, positions: Mapping[str, int]) -> None:
-        if not self.writable:
-            raise RuntimeError("a reader session cannot save")
-        self.store.write(self.conn, changes)
-        self.store.save_positions(self.conn, positions)
 
 
 class PostgresAttributionView(PostgresTracking, AttributionView):
@@ -137,13 +72,13 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
             # A crash may lose the last commits, but their tracking goes with them, so those
             # events are simply applied again: exactly-once holds without waiting for fsync.
             conn.execute("SET LOCAL synchronous_commit = off")
-            yield _Session(self, conn)
+            yield PostgresAttributionSession(self, conn)
 
     @contextmanager
     def reader(self) -> Iterator[AttributionSession]:
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION READ ONLY")
-            yield _Session(self, conn, lock=False)
+            yield PostgresAttributionSession(self, conn, lock=False)
 
     # --- reads shared by sessions and queries ---------------------------------------------
 
