@@ -202,9 +202,14 @@ class _Writer:
 def apply_pipelined(projection: AttributionProjection,
                     pages: Iterable[Sequence[Envelope]]) -> int:
     """Apply the pages in order, writing each while the next is computed; the events applied."""
+    with projection.view.reader() as reads:  # one connection for every batch's reads
+        return _apply(projection, pages, reads)
+
+
+def _apply(projection: AttributionProjection, pages: Iterable[Sequence[Envelope]],
+           reads: AttributionSession) -> int:
     view = projection.view
-    with view.reader() as reads:
-        positions = reads.positions()
+    positions = reads.positions()
     applied = 0
     pending: deque[tuple[Future[None], AttributionChanges, int]] = deque()
     writer = _Writer(view)
@@ -225,9 +230,8 @@ def apply_pipelined(projection: AttributionProjection,
         for page in pages:
             fresh = unseen(positions, page)
             if fresh:
-                with view.reader() as reads:
-                    overlay = OverlaySession(reads, [c for _, c, _ in pending], positions, born)
-                    changes = projection.changes_of(overlay, fresh)
+                overlay = OverlaySession(reads, [c for _, c, _ in pending], positions, born)
+                changes = projection.changes_of(overlay, fresh)
                 born.learn(changes)
                 after = advanced(positions, fresh)
                 pending.append((writer.submit(changes, positions, after), changes, len(page)))

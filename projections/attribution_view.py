@@ -243,6 +243,7 @@ class AttributionView(TrackedView, AttributionQueries):
         """A batch session: commits when the block ends normally, rolls back on error."""
 
     def reader(self) -> AbstractContextManager[AttributionSession]:
-        """A session that reads the committed state and locks nothing; it cannot save."""
+        """A session whose every read sees the latest committed state; it locks nothing and
+        cannot save."""
         raise NotImplementedError(f"{type(self).__name__} does not pipeline catch-up")
 

@@ -45,12 +45,16 @@ class PostgresAttributionSession(AttributionSession):
         self.conn = conn
         self.decoder = RowDecoder()
         self.writable = lock
-        self._positions = store.lock_positions(conn) if lock else store.read_positions(conn)
+        # A writer locks the tracking rows first thing; a reader reads them only when asked
+        # (the pipeline knows the positions it computes from).
+        self._positions = store.lock_positions(conn) if lock else None
 
     def _rows(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self.conn.execute(self.store.sql(query), params, prepare=False).fetchall()
 
     def positions(self) -> dict[str, int]:
+        if self._positions is None:
+            return self.store.read_positions(self.conn)
         return dict(self._positions)
 
     def get_actions(self, action_ids: Iterable[str]) -> dict[str, ActionState]:

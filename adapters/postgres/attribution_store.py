@@ -76,9 +76,14 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
 
     @contextmanager
     def reader(self) -> Iterator[AttributionSession]:
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            yield PostgresAttributionSession(self, conn, lock=False)
+        with self.pool.connection() as conn:
+            # Each read sees the latest committed state, with no transaction to open and close
+            # around every batch's reads (three round trips on the catch-up's critical path).
+            conn.autocommit = True
+            try:
+                yield PostgresAttributionSession(self, conn, lock=False)
+            finally:
+                conn.autocommit = False
 
     # --- reads shared by sessions and queries ---------------------------------------------
 
