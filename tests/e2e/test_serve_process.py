@@ -65,6 +65,7 @@ def test_serve_starts_its_own_servers_loads_the_demo_and_stops_every_child(
     port = free_port()
     env |= {"CONVTRACK_DATA_DIR": str(tmp_path / "data"), "CONVTRACK_PORT": str(port)}
     base = f"http://127.0.0.1:{port}"
+    children: list[psutil.Process] = []
     process = subprocess.Popen(
         [sys.executable, "-c", "from adapters.cli import main; raise SystemExit(main())",
          "serve", "--demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -96,5 +97,11 @@ def test_serve_starts_its_own_servers_loads_the_demo_and_stops_every_child(
         assert alive(children) == []
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for child in alive(children):  # a failed assertion must not leave servers behind
+            child.kill()
