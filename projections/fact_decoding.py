@@ -66,58 +66,47 @@ class _ConversionState(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     click_id: str | None
 
 
-class TimelineCreated(msgspec.Struct, frozen=True, gc=False):
-    """MemberTimeline.Created as read from the store."""
-
-    TOPIC: ClassVar[str] = MemberTimeline.Created.TOPIC
+class _Fact(msgspec.Struct, frozen=True, gc=False):
+    """What every member-timeline event has, named as on the library's domain events."""
 
     originator_id: Any  # the notification's id as the recorder gives it (a UUID)
     originator_version: int
     timestamp: datetime
-    originator_topic: str
     actor: str
     occurred_at: datetime
+
+
+class TimelineCreated(_Fact, frozen=True, gc=False):
+    """MemberTimeline.Created as read from the store."""
+
+    TOPIC: ClassVar[str] = MemberTimeline.Created.TOPIC
+
+    originator_topic: str
     member_id: str
 
 
-class ImpressionRecorded(msgspec.Struct, frozen=True, gc=False):
+class _Touch(_Fact, frozen=True, gc=False):
+    event_id: str
+    campaign_id: str
+
+
+class ImpressionRecorded(_Touch, frozen=True, gc=False):
     """MemberTimeline.ImpressionRecorded as read from the store."""
 
     TOPIC: ClassVar[str] = MemberTimeline.ImpressionRecorded.TOPIC
 
-    originator_id: Any
-    originator_version: int
-    timestamp: datetime
-    actor: str
-    occurred_at: datetime
-    event_id: str
-    campaign_id: str
 
-
-class ClickRecorded(msgspec.Struct, frozen=True, gc=False):
+class ClickRecorded(_Touch, frozen=True, gc=False):
     """MemberTimeline.ClickRecorded as read from the store."""
 
     TOPIC: ClassVar[str] = MemberTimeline.ClickRecorded.TOPIC
 
-    originator_id: Any
-    originator_version: int
-    timestamp: datetime
-    actor: str
-    occurred_at: datetime
-    event_id: str
-    campaign_id: str
 
-
-class ConversionRecorded(msgspec.Struct, frozen=True, gc=False):
+class ConversionRecorded(_Fact, frozen=True, gc=False):
     """MemberTimeline.ConversionRecorded as read from the store."""
 
     TOPIC: ClassVar[str] = MemberTimeline.ConversionRecorded.TOPIC
 
-    originator_id: Any
-    originator_version: int
-    timestamp: datetime
-    actor: str
-    occurred_at: datetime
     event_id: str
     action_id: str
     tag_id: str
@@ -133,8 +122,8 @@ _Decode = Callable[[Any, int, bytes], FastEvent]
 def _created(decode: Callable[[bytes], _CreatedState]) -> _Decode:
     def build(originator_id: Any, version: int, state: bytes) -> FastEvent:
         s = decode(state)
-        return TimelineCreated(originator_id, version, s.timestamp.data, s.originator_topic,
-                               s.actor, s.occurred_at.data, s.member_id)
+        return TimelineCreated(originator_id, version, s.timestamp.data, s.actor,
+                               s.occurred_at.data, s.originator_topic, s.member_id)
     return build
 
 
