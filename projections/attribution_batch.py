@@ -172,11 +172,15 @@ class AttributionBatch:
         if not self.affected:
             return self.changes
         # A member without conversions has nothing to attribute: its touches are stored and
-        # wait; only members with conversions (stored or new) are loaded and recomputed.
-        stored = self.session.load_facts(self.affected, with_conversions_only=True)
+        # wait; only members with conversions (stored or new) are loaded and recomputed. A
+        # member created in this batch has nothing stored (nothing precedes its creation in
+        # the log, and `unseen` dropped anything applied before), so it is not looked up.
+        born = self.changes.members.keys()
+        earlier = self.affected - born
+        stored = self.session.load_facts(earlier, with_conversions_only=True) if earlier else {}
         # A member whose first conversion is in this batch has no stored conversion, but its
         # stored touches are exactly what the new conversion must be weighed against.
-        first_conversions = set(self.conversions) - set(stored)
+        first_conversions = set(self.conversions) - set(stored) - born
         if first_conversions:
             stored.update(self.session.load_facts(first_conversions))
         for timeline_id in self.conversions:
@@ -224,7 +228,7 @@ class AttributionBatch:
                 inputs.append(Conversion(key, record.action_id, record.occurred_at, record.seq,
                                          record.own_value, record.rules))
         results: dict[str, Attribution] = {
-            a.event_id: a for a in attribute_member(inputs, touches, history)}
+            a.event_id: a for a in attribute_member(inputs, touches, history, explain=False)}
         for key, (record, is_new, filled) in settled.items():
             result = results.get(key)
             outcome = record.outcome if result is None else \

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,15 +24,21 @@ from eventsourcing.persistence import Mapper
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from adapters.metrics import PROJECTION_GAP_FILLS, TRANSPORT_LATENCY
-from adapters.nats.apply import Applier
+from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS, TRANSPORT_LATENCY
+from adapters.nats.apply import TRANSIENT, Applier
 from adapters.nats.consumer import ProjectionConsumer
 from adapters.nats.envelope import UndecodableMessage, from_message
 from adapters.nats.ordering import fresh_by_application, holes, in_log_order
 from adapters.nats.state import ReadSideState
 from adapters.nats.store_reader import StoreReader
 from adapters.nats.subjects import Topology
+from adapters.postgres.event_log import fast_sources
 from projections.base import Envelope, Projection
+from projections.catch_up import catch_up
+
+
+class CatchUpStopped(Exception):
+    """Raised in a store catch-up's thread when its worker is being stopped."""
 
 _log = logging.getLogger("convtrack.worker")
 
@@ -71,6 +78,7 @@ class ProjectionWorker:
         self.applier = Applier(projection, max_attempts=self.options.max_attempts,
                                retry_base=self.options.retry_base,
                                max_backoff=self.options.max_backoff)
+        self.fast_sources = fast_sources(reader.sources)  # management first, as catch_up wants
         self.status = "catching_up"  # until it follows the tail
         self._status_changed = asyncio.Event()
 
@@ -213,7 +221,20 @@ class ProjectionWorker:
         tracked = await asyncio.to_thread(self.projection.tracked_positions)
         heads = dict(until) if until is not None else await asyncio.to_thread(
             self.reader.max_positions)
+        behind = sum(max(0, head - tracked.get(app, 0)) for app, head in heads.items())
         applied = 0
+        if behind > self.options.page_size:
+            # A backlog: the store catch-up's fast path (ADR 0014). Should it fail, what is
+            # left goes page by page below, where the applier retries and parks.
+            try:
+                applied = await self._fast_catch_up(heads)
+            except TRANSIENT:
+                raise  # the store is away: run() backs off and tries again
+            except Exception as error:
+                _log.warning("worker %s: store catch-up failed, going on page by page: %s",
+                             self.name, error, extra={"projection": self.name,
+                                                      "error": repr(error)})
+            tracked = await asyncio.to_thread(self.projection.tracked_positions)
         # Management first: the catalogue (actions, campaigns) the facts refer to.
         for app in self.reader.sources:
             start, stop = tracked.get(app, 0) + 1, heads.get(app, 0)
@@ -223,6 +244,23 @@ class ProjectionWorker:
                 await self.applier.apply(page, "store")
                 applied += len(page)
         return applied
+
+    async def _fast_catch_up(self, heads: Mapping[str, int]) -> int:
+        """projections.catch_up in a thread, up to `heads`; stops within a page if cancelled."""
+        stopping = threading.Event()
+        events = PROJECTION_EVENTS.labels(self.name, "store")
+
+        def progress(count: int) -> None:
+            events.inc(count)
+            if stopping.is_set():
+                raise CatchUpStopped  # a thread cannot be cancelled: it is asked to stop
+
+        try:
+            return await asyncio.to_thread(catch_up, self.projection, self.fast_sources,
+                                           self.options.page_size, progress, until=heads)
+        except asyncio.CancelledError:
+            stopping.set()
+            raise
 
     async def _fill(self, missing: Sequence[tuple[str, int, int]]) -> dict[str, list[Envelope]]:
         fills: dict[str, list[Envelope]] = {}

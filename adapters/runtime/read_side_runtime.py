@@ -29,6 +29,7 @@ from adapters.nats.store_reader import StoreReader
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
 from adapters.nats.worker import ProjectionWorker, WorkerOptions
+from adapters.postgres.statistics import StatisticsKeeper
 from adapters.read_side import ReadModels
 from projections.base import Projection
 
@@ -47,6 +48,7 @@ class ReadSideOptions:
     worker: WorkerOptions = field(default_factory=WorkerOptions)
     relay_page_size: int = 1000
     poll_interval: float | None = None  # default: 1 s with LISTEN, 0.1 s without
+    statistics_interval: float | None = 5.0  # how often tables are checked for ANALYZE; None: never
 
 
 def projections_of(read_models: ReadModels | Sequence[Projection]) -> list[Projection]:
@@ -181,6 +183,10 @@ class ReadSideRuntime:
             self.workers = [ProjectionWorker(p, reader, mappers, js, self.topology, state,
                                              self.options.worker) for p in self.projections]
             coroutines.extend(w.run() for w in self.workers)
+        settings = self.container.settings
+        if settings.database_url and self.options.statistics_interval is not None:
+            keeper = StatisticsKeeper(settings.database_url, settings.database_schema)
+            coroutines.append(keeper.run(self.options.statistics_interval))
         return coroutines
 
 

@@ -146,3 +146,15 @@ def test_every_credit_follows_the_eligibility_rules(timeline: Timeline) -> None:
             assert timedelta(0) <= conversion.occurred_at - touch.occurred_at \
                 <= timedelta(days=window)
             assert credit.kind == ("post_click" if touch.kind == "click" else "post_view")
+
+
+@SETTINGS
+@given(timelines())
+def test_attributing_without_words_decides_exactly_as_with_them(timeline: Timeline) -> None:
+    # The projection attributes with explain=False; the explanation endpoint with words.
+    explained = in_order(timeline)
+    bare = attribute_member(timeline.conversions, timeline.touches, timeline.campaigns,
+                            explain=False)
+    assert [(a.event_id, a.status, a.credits, a.value, a.rules) for a in bare] == \
+        [(a.event_id, a.status, a.credits, a.value, a.rules) for a in explained]
+    assert all(a.candidates == () for a in bare)
