@@ -39,10 +39,15 @@ class StatisticsKeeper:
 
     def due(self, conn: psycopg.Connection) -> list[str]:
         """The tables of the schema whose changes since their last analyse pass the rule."""
+        # Rows changed (as reported by the server's activity statistics, which idle backends
+        # flush only every ~10 s), or the table's size grown past the same share of its size
+        # at its last analyse (known at once: what a catch-up mostly does is append).
         rows = conn.execute(
             "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-            "WHERE s.schemaname = %s AND s.n_mod_since_analyze > %s + %s * greatest(c.reltuples, 0) "
-            "ORDER BY s.relname", (self.schema, self.base, self.fraction)).fetchall()
+            "WHERE s.schemaname = %(schema)s AND (s.n_mod_since_analyze > "
+            "%(base)s + %(fraction)s * greatest(c.reltuples, 0) OR pg_relation_size(c.oid) > "
+            "8192 * (8 + (1 + %(fraction)s) * c.relpages)) ORDER BY s.relname",
+            {"schema": self.schema, "base": self.base, "fraction": self.fraction}).fetchall()
         return [str(name) for (name,) in rows]
 
     def analyse_due(self) -> list[str]:

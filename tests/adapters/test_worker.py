@@ -155,6 +155,33 @@ async def test_a_worker_far_behind_catches_up_from_the_store_then_follows_nats(
     assert PROJECTION_EVENTS.labels("counting", "nats")._value.get() - nats_before >= 20
 
 
+async def test_a_poison_event_met_in_a_store_catch_up_is_parked_and_the_rest_applied(
+        pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
+        stream: None, database_url: str, pg_schema: str) -> None:
+    # The fast catch-up (projections.catch_up) stops at the failing page; the worker goes on
+    # page by page through the applier, which retries and parks the culprit.
+    await asyncio.to_thread(record_touches, pg_container, 400, per_batch=100)
+    poison_at = store_positions(pg_container)["ingestion"] // 2
+    poisoned = CountingProjection(database_url, pg_schema, name="poisoned", fail_on=lambda e: (
+        e.application, e.position) == ("ingestion", poison_at))
+    worker = worker_for(pg_container, poisoned, jetstream, read_side_topology,
+                        WorkerOptions(catch_up_threshold=50, page_size=100, idle_interval=0.2,
+                                      retry_base=0.001))
+    task = asyncio.create_task(worker.run())
+    try:
+        await until(caught_up(pg_container, poisoned), "the worker to move past the poison")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert [(p.application, p.position) for p in poisoned.list_parked()] == [
+            ("ingestion", poison_at)]
+        expected = [e for e in store_events(pg_container) if e != ("ingestion", poison_at)]
+        assert sorted(poisoned.applied()) == sorted(expected)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        poisoned.close()
+
+
 def test_the_read_side_runs_on_the_in_memory_store_by_polling(nats_url: str) -> None:
     container = build_container(Settings(), "admin")
     models = build_read_models(container)
