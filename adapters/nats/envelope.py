@@ -20,6 +20,7 @@ from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from adapters.bootstrap import Container
 from adapters.nats.subjects import Topology, msg_id
 from projections.base import Envelope
+from projections.fact_decoding import FactDecoder
 
 MSG_ID = "Nats-Msg-Id"
 APPLICATION = "Convtrack-Application"
@@ -81,14 +82,20 @@ def position_of(headers: Mapping[str, str] | None) -> tuple[str, int]:
         raise UndecodableMessage(f"bad {POSITION} header: {headers[POSITION]!r}") from error
 
 
+def decoders_of(mappers: Mapping[str, Mapper[Any]]) -> dict[str, FactDecoder]:
+    """Each source's decoder: member-timeline facts decoded with msgspec where that is exact
+    (projections/fact_decoding.py, ADR 0014), everything else with the source's mapper."""
+    return {name: FactDecoder(mapper) for name, mapper in mappers.items()}
+
+
 def from_message(
-    mappers: Mapping[str, Mapper[Any]], headers: Mapping[str, str] | None, body: bytes
+    decoders: Mapping[str, FactDecoder], headers: Mapping[str, str] | None, body: bytes
 ) -> Envelope:
-    """Decode one message into an Envelope with the source application's mapper."""
+    """Decode one message into an Envelope with the source application's decoder."""
     application, position = position_of(headers)
     assert headers is not None  # position_of checked
-    mapper = mappers.get(application)
-    if mapper is None:
+    decoder = decoders.get(application)
+    if decoder is None:
         raise UndecodableMessage(f"unknown source application {application!r}")
     try:
         stored = StoredEvent(originator_id=UUID(headers[ORIGINATOR_ID]),
@@ -97,19 +104,19 @@ def from_message(
     except (KeyError, ValueError) as error:
         return Envelope(application, position,
                         Undecoded(headers.get(TOPIC, "?"), f"bad headers: {error!r}"))
-    return decode(application, position, mapper, stored)
+    return decode(application, position, decoder, stored)
 
 
-def from_notification(application: str, mapper: Mapper[Any], notification: Notification
+def from_notification(application: str, decoder: FactDecoder, notification: Notification
                       ) -> Envelope:
     """Decode one notification read straight from the event store (gap fill, catch-up)."""
-    return decode(application, notification.id, mapper, notification)
+    return decode(application, notification.id, decoder, notification)
 
 
-def decode(application: str, position: int, mapper: Mapper[Any], stored: StoredEvent
+def decode(application: str, position: int, decoder: FactDecoder, stored: StoredEvent
            ) -> Envelope:
-    """The envelope of a stored event; an Undecoded stand-in if the mapper fails on it."""
+    """The envelope of a stored event; an Undecoded stand-in if decoding fails on it."""
     try:
-        return Envelope(application, position, mapper.to_domain_event(stored))
+        return Envelope(application, position, decoder.decode_notification(stored))
     except Exception as error:  # parked by the worker with this text, never skipped silently
         return Envelope(application, position, Undecoded(stored.topic, repr(error)))

@@ -12,7 +12,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from adapters.nats.envelope import from_notification
+from adapters.nats.envelope import decoders_of, from_notification
 from projections.base import Envelope
 
 
@@ -21,6 +21,7 @@ class StoreReader:
 
     def __init__(self, sources: Mapping[str, Application[Any]]) -> None:
         self.sources = dict(sources)
+        self.decoders = decoders_of({name: app.mapper for name, app in self.sources.items()})
 
     def max_positions(self) -> dict[str, int]:
         """The highest notification id per source (0 for an empty log)."""
@@ -30,9 +31,9 @@ class StoreReader:
     def read(self, application: str, start: int, limit: int, stop: int | None = None
              ) -> list[Envelope]:
         """Up to `limit` envelopes from position `start` to `stop`, both inclusive."""
-        app = self.sources[application]
-        notifications = app.recorder.select_notifications(start, limit, stop)
-        return [from_notification(application, app.mapper, n) for n in notifications]
+        notifications = self.sources[application].recorder.select_notifications(start, limit, stop)
+        decoder = self.decoders[application]
+        return [from_notification(application, decoder, n) for n in notifications]
 
     def read_range(self, application: str, start: int, stop: int, page_size: int
                    ) -> list[Envelope]:

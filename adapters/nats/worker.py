@@ -27,7 +27,7 @@ from nats.js import JetStreamContext
 from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS, TRANSPORT_LATENCY
 from adapters.nats.apply import TRANSIENT, Applier
 from adapters.nats.consumer import ProjectionConsumer
-from adapters.nats.envelope import UndecodableMessage, from_message
+from adapters.nats.envelope import UndecodableMessage, decoders_of, from_message
 from adapters.nats.ordering import fresh_by_application, holes, in_log_order
 from adapters.nats.state import ReadSideState
 from adapters.nats.store_reader import StoreReader
@@ -69,7 +69,7 @@ class ProjectionWorker:
         self.projection = projection
         self.name = projection.name
         self.reader = reader
-        self.mappers = dict(mappers)
+        self.decoders = decoders_of(mappers)
         self.state = state
         self.options = options or WorkerOptions()
         self.consumer = ProjectionConsumer(js, topology, projection.name,
@@ -166,7 +166,7 @@ class ProjectionWorker:
         transport = TRANSPORT_LATENCY.labels(self.name)
         for message in messages:
             try:
-                envelope = from_message(self.mappers, message.headers, message.data)
+                envelope = from_message(self.decoders, message.headers, message.data)
                 arrivals.append(envelope)
                 recorded = getattr(envelope.event, "timestamp", None)
                 if isinstance(recorded, datetime):
