@@ -465,6 +465,7 @@ def run_phases(args: argparse.Namespace) -> None:
                 base, auth, action, run, args.members, args.rate, args.seconds, args.batch,
                 args.poll, observe))
             cpu = [after - before for after, before in zip(_cpu(http, *read_side), cpu_before)]
+            roles = ", ".join(f"{_role(p)} {c:.1f}" for p, c in zip(read_side, cpu[1:-3]))
             cpu = [cpu[0], sum(cpu[1:-3]), *cpu[-3:]]
             stages = {"convtrack_transport_latency_seconds": "recorded->in JetStream",
                       "convtrack_projection_latency_seconds": "recorded->committed"}
@@ -481,7 +482,7 @@ def run_phases(args: argparse.Namespace) -> None:
                 f"({len(ms):,} seen, {missing} never seen; target p95 < 250 ms)",
                 f"POST /v1/conversions       p50 {percentile(posts, 50) * 1000:.0f} ms  "
                 f"p95 {percentile(posts, 95) * 1000:.0f} ms",
-                f"cpu seconds during load    api {cpu[0]:.1f}, read side {cpu[1]:.1f}, "
+                f"cpu seconds during load    api {cpu[0]:.1f}, read side {cpu[1]:.1f} ({roles}), "
                 f"bench client {cpu[2]:.1f}, postgres {cpu[3]:.1f}, nats {cpu[4]:.1f} "
                 f"(of {2 * args.seconds:.0f} core-seconds)"]
             print("\n".join(report), flush=True)
@@ -550,6 +551,14 @@ def _cpu(*processes: subprocess.Popen[bytes] | None) -> list[float]:
         if p.info["name"] in by_name:
             by_name[p.info["name"]] += used(p)
     return [*found, by_name["postgres"], by_name["nats-server"]]
+
+
+def _role(process: subprocess.Popen[bytes]) -> str:
+    """What a read-side process runs: relay, a projection's name, or all."""
+    args = [str(a) for a in process.args]  # type: ignore[union-attr]
+    if "--projection" in args:
+        return args[args.index("--projection") + 1]
+    return args[args.index("--read-side") + 1]
 
 
 def _up(base: str) -> bool:

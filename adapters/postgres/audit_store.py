@@ -74,6 +74,9 @@ class PostgresAuditView(PostgresTracking, AuditView):
     @contextmanager
     def session(self) -> Iterator[AuditSession]:
         with self.pool.connection() as conn, conn.transaction():
+            # As for attribution: a commit lost in a crash takes its tracking with it, so the
+            # events are applied again; no need to wait for the WAL flush (ADR 0007).
+            conn.execute("SET LOCAL synchronous_commit = off")
             yield _Session(self, conn)
 
     def list_audit(self, query: AuditFilter) -> list[AuditRecord]:
