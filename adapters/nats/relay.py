@@ -24,6 +24,7 @@ from adapters.nats.envelope import to_message
 from adapters.nats.listen import Wakeup
 from adapters.nats.state import ReadSideState
 from adapters.nats.subjects import Topology
+from adapters.postgres.event_log import FastEventSource
 
 _log = logging.getLogger("convtrack.relay")
 
@@ -48,6 +49,8 @@ class Relay:
         max_backoff: float = 5.0,
     ) -> None:
         self.sources = dict(sources)
+        # Pages read as light tuples, not the library's Notification objects (ADR 0014).
+        self.logs = {name: FastEventSource(app).recorder for name, app in self.sources.items()}
         self.state = state
         self.js = js
         self.topology = topology
@@ -106,8 +109,8 @@ class Relay:
 
     async def read(self, application: str, start: int) -> Sequence[Notification]:
         """The next page of the log from `start` (inclusive)."""
-        recorder = self.sources[application].recorder
-        return await asyncio.to_thread(recorder.select_notifications, start, self.page_size)
+        return await asyncio.to_thread(self.logs[application].select_notifications, start,
+                                       self.page_size)
 
     async def publish(self, application: str, notifications: Sequence[Notification]) -> int:
         """Publish with every ack in flight at once; how many, from the first, JetStream confirmed."""
