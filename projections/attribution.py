@@ -11,6 +11,7 @@ Settings changes), so changing an action never rewrites the past by itself.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from domain.conversion_action import ConversionAction
 from domain.member_timeline import MemberTimeline
 from domain.values import Money
 from projections.attribution_batch import AttributionBatch, pending_outcome
+from projections.attribution_cache import ProjectionCache
 from projections.attribution_pipeline import apply_pipelined
 from projections.attribution_view import (
     ActionState,
@@ -60,6 +62,9 @@ class AttributionProjection:
         # Handlers by event class, learnt from the topics: a dict hit per event instead of
         # Envelope.topic's getattr chain (issue 3: catch-up at >= 20,000 events/s).
         self._by_type: dict[type, Handler | None] = {}
+        # The live path's reads, answered from what this process last committed.
+        self.cache = ProjectionCache()
+        self._cache_lock = threading.Lock()
 
     def tracked_positions(self) -> dict[str, int]:
         """The last position applied per source application."""
@@ -67,12 +72,22 @@ class AttributionProjection:
 
     def process_batch(self, batch: Sequence[Envelope]) -> None:
         """Apply the batch and advance tracking in one transaction; redeliveries are skipped."""
-        with self.view.session() as session:
-            positions = session.positions()
-            fresh = unseen(positions, batch)
-            if not fresh:
-                return
-            session.save(self.changes_of(session, fresh), advanced(positions, fresh))
+        # One batch at a time per process: the cache describes one committed state.
+        with self._cache_lock:
+            try:
+                with self.view.session() as session:
+                    positions = session.positions()
+                    fresh = unseen(positions, batch)
+                    if not fresh:
+                        return
+                    reads = self.cache.session(session, positions)
+                    changes = self.changes_of(reads, fresh)
+                    after = advanced(positions, fresh)
+                    session.save(changes, after)
+            except BaseException:
+                self.cache.forget()  # what it read or learnt may not be what was committed
+                raise
+            self.cache.committed(reads, changes, after)
 
     def changes_of(self, session: AttributionSession, fresh: Sequence[Envelope]
                    ) -> AttributionChanges:
