@@ -15,7 +15,7 @@ when a batch fails, since what it remembered during the batch may not have been 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -119,20 +119,12 @@ class CachedSession(AttributionSession):
         return self.inner.positions()
 
     def get_actions(self, action_ids: Iterable[str]) -> dict[str, ActionState]:
-        found, missing = _split(self.cache.actions, action_ids)
-        if missing:
-            read = self.inner.get_actions(missing)
-            self.loaded_actions.update(read)
-            found.update(read)
-        return found
+        return _read_through(self.cache.actions, self.loaded_actions, action_ids,
+                             self.inner.get_actions)
 
     def get_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
-        found, missing = _split(self.cache.campaigns, campaign_ids)
-        if missing:
-            read = self.inner.get_campaigns(missing)
-            self.loaded_campaigns.update(read)
-            found.update(read)
-        return found
+        return _read_through(self.cache.campaigns, self.loaded_campaigns, campaign_ids,
+                             self.inner.get_campaigns)
 
     def get_member_ids(self, timeline_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -177,7 +169,9 @@ class CachedSession(AttributionSession):
         self.inner.save(changes, positions)
 
 
-def _split(cached: Mapping[str, T], ids: Iterable[str]) -> tuple[dict[str, T], list[str]]:
+def _read_through(cached: Mapping[str, T], loaded: dict[str, T], ids: Iterable[str],
+                  read: Callable[[list[str]], dict[str, T]]) -> dict[str, T]:
+    """The cached entries among `ids`, the others read (and noted in `loaded`)."""
     found: dict[str, T] = {}
     missing: list[str] = []
     for key in ids:
@@ -186,4 +180,8 @@ def _split(cached: Mapping[str, T], ids: Iterable[str]) -> tuple[dict[str, T], l
             missing.append(key)
         else:
             found[key] = value
-    return found, missing
+    if missing:
+        fetched = read(missing)
+        loaded.update(fetched)
+        found.update(fetched)
+    return found
