@@ -23,8 +23,9 @@ from psycopg import sql
 
 _log = logging.getLogger("convtrack.statistics")
 
-# pg_try_advisory_lock key: one keeper at a time per database analyses, the others skip a turn.
-_LOCK_KEY = 0x636F6E7673746174  # "convstat"
+# Advisory lock (this class, hashtext(schema)): one keeper at a time per schema analyses, the
+# others skip a turn.
+LOCK_CLASS = 0x63737461  # "csta"
 
 
 class StatisticsKeeper:
@@ -53,7 +54,8 @@ class StatisticsKeeper:
     def analyse_due(self) -> list[str]:
         """Analyse what is due (unless another keeper is at it); the tables analysed."""
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()
+            locked = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                  (LOCK_CLASS, self.schema)).fetchone()
             if not locked or not locked[0]:
                 return []
             try:
@@ -66,7 +68,8 @@ class StatisticsKeeper:
                                      "seconds": round(time.perf_counter() - began, 3)})
                 return tables
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                             (LOCK_CLASS, self.schema))
 
     async def run(self, interval: float = 5.0) -> None:
         """Check every `interval` seconds until cancelled; failures are logged and retried."""

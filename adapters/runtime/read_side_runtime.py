@@ -148,6 +148,23 @@ class ReadSideRuntime:
             loop.close()
 
     async def _run(self) -> None:
+        # Statistics are the database's business: kept even while NATS is unreachable.
+        keeper = self._keep_statistics()
+        try:
+            await self._run_with_nats()
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+
+    def _keep_statistics(self) -> asyncio.Task[None] | None:
+        settings = self.container.settings
+        if not settings.database_url or self.options.statistics_interval is None:
+            return None
+        keeper = StatisticsKeeper(settings.database_url, settings.database_schema)
+        return asyncio.create_task(keeper.run(self.options.statistics_interval))
+
+    async def _run_with_nats(self) -> None:
         nc = await connect(self.nats_url, lambda: self._stopping)
         try:
             js = nc.jetstream(publish_async_max_pending=self.options.relay_page_size * 2)
@@ -183,10 +200,6 @@ class ReadSideRuntime:
             self.workers = [ProjectionWorker(p, reader, mappers, js, self.topology, state,
                                              self.options.worker) for p in self.projections]
             coroutines.extend(w.run() for w in self.workers)
-        settings = self.container.settings
-        if settings.database_url and self.options.statistics_interval is not None:
-            keeper = StatisticsKeeper(settings.database_url, settings.database_schema)
-            coroutines.append(keeper.run(self.options.statistics_interval))
         return coroutines
 
 

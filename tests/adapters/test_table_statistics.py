@@ -7,7 +7,8 @@ import time
 import psycopg
 
 from adapters.bootstrap import Container
-from adapters.postgres.statistics import StatisticsKeeper
+from adapters.postgres.statistics import LOCK_CLASS, StatisticsKeeper
+from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
 from tests.adapters.read_side_support import record_touches
 
 
@@ -53,14 +54,37 @@ def test_tables_that_grew_are_analysed_once_and_lookups_are_then_estimated_by_ke
     assert keeper.analyse_due() == []  # nothing changed since
 
 
-def test_two_keepers_never_analyse_at_the_same_time(
+def test_two_keepers_of_one_schema_never_analyse_at_the_same_time(
         pg_container: Container, database_url: str, pg_schema: str) -> None:
     without_autovacuum(database_url, pg_schema)
     record_touches(pg_container, 1500, per_batch=500)
     keeper = StatisticsKeeper(database_url, pg_schema)
     with psycopg.connect(database_url, autocommit=True) as other:
         # Another keeper holds the lock: this one skips its turn instead of waiting.
-        other.execute("SELECT pg_advisory_lock(%s)", (0x636F6E7673746174,))
+        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, pg_schema))
         assert keeper.analyse_due() == []
-        other.execute("SELECT pg_advisory_unlock(%s)", (0x636F6E7673746174,))
+        other.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_CLASS, pg_schema))
     assert "fact_keys" in analysed_within(keeper, 10)
+
+
+def test_the_read_side_analyses_the_tables_it_needs_even_while_nats_is_unreachable(
+        pg_container: Container, database_url: str, pg_schema: str) -> None:
+    without_autovacuum(database_url, pg_schema)
+    record_touches(pg_container, 1500, per_batch=500)
+    # Nothing listens on this port: the relay and workers wait for NATS, statistics do not.
+    runtime = ReadSideRuntime(pg_container, [], "nats://127.0.0.1:1", ReadSideOptions(
+        statistics_interval=0.2)).start()
+    try:
+        deadline = time.monotonic() + 10
+        while not last_analysed(database_url, pg_schema, "fact_keys"):
+            assert time.monotonic() < deadline, "fact_keys was never analysed"
+            time.sleep(0.1)
+    finally:
+        runtime.stop()
+
+
+def last_analysed(database_url: str, schema: str, name: str) -> bool:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT last_analyze FROM pg_stat_user_tables "
+                           "WHERE schemaname = %s AND relname = %s", (schema, name)).fetchone()
+    return bool(row and row[0])
