@@ -22,6 +22,7 @@ from nats.js.api import PubAck
 from adapters.metrics import RELAY_DUPLICATES, RELAY_FAILURES, RELAY_POSITION, RELAY_PUBLISHED
 from adapters.nats.envelope import to_message
 from adapters.nats.listen import Wakeup
+from adapters.nats.relay_lease import RelayLease
 from adapters.nats.state import ReadSideState
 from adapters.nats.subjects import Topology
 from adapters.postgres.event_log import FastEventSource
@@ -47,6 +48,8 @@ class Relay:
         page_size: int = 1000,
         ack_timeout: float = 5.0,
         max_backoff: float = 5.0,
+        lease: RelayLease | None = None,
+        lease_check: float = 5.0,
     ) -> None:
         self.sources = dict(sources)
         # Pages read as light tuples, not the library's Notification objects (ADR 0014).
@@ -59,12 +62,27 @@ class Relay:
         self.ack_timeout = ack_timeout
         self.max_backoff = max_backoff
         self.positions: dict[str, int] = {}
+        # None: the only relay there can be (the in-memory store, tests driving one relay).
+        self.lease = lease
+        self.lease_check = lease_check  # how often a leader re-checks, and a standby retries
+        self._lease_checked = float("-inf")
 
     async def run(self) -> None:
         """Relay until cancelled, waking on each NOTIFY and backing off while anything fails."""
+        try:
+            await self._run()
+        finally:
+            if self.lease is not None:
+                await asyncio.to_thread(self.lease.release)
+
+    async def _run(self) -> None:
         backoff = 0.0
         while True:
             try:
+                if not await self.leading():
+                    self.positions = {}  # the leader moves them: read them again on takeover
+                    await asyncio.sleep(self.lease_check)
+                    continue
                 if not self.positions:
                     recorded = await asyncio.to_thread(self.state.relay_positions)
                     self.positions = {name: recorded.get(name, 0) for name in self.sources}
@@ -84,6 +102,16 @@ class Relay:
                              extra={"positions": dict(self.positions), "error": repr(error),
                                     "backoff_seconds": backoff})
                 await asyncio.sleep(backoff)
+
+    async def leading(self) -> bool:
+        """Whether this relay holds the lease (re-checked every `lease_check` seconds)."""
+        if self.lease is None:
+            return True
+        now = asyncio.get_running_loop().time()
+        if self.lease.held and now - self._lease_checked < self.lease_check:
+            return True
+        self._lease_checked = now
+        return await asyncio.to_thread(self.lease.hold)
 
     async def relay_page(self, application: str) -> int:
         """Publish the next page of one application's log; the number of events confirmed."""

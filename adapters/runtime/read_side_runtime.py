@@ -24,6 +24,7 @@ from adapters.bootstrap import Container
 from adapters.nats.envelope import mappers_of, sources_of
 from adapters.nats.listen import Wakeup, listen
 from adapters.nats.relay import Relay
+from adapters.nats.relay_lease import RelayLease
 from adapters.nats.state import read_side_state
 from adapters.nats.store_reader import StoreReader
 from adapters.nats.stream import ensure_stream
@@ -48,6 +49,7 @@ class ReadSideOptions:
     worker: WorkerOptions = field(default_factory=WorkerOptions)
     relay_page_size: int = 1000
     poll_interval: float | None = None  # default: 1 s with LISTEN, 0.1 s without
+    relay_lease_check: float = 5.0  # a standby relay's retry period (ADR 0017)
     statistics_interval: float | None = 5.0  # how often tables are checked for ANALYZE; None: never
 
 
@@ -186,11 +188,14 @@ class ReadSideRuntime:
         if self.options.relay:
             channels = [app.recorder.channel_name for app in sources.values()
                         if isinstance(app.recorder, PostgresApplicationRecorder)]
-            dsn = self.container.settings.database_url
+            settings = self.container.settings
+            dsn = settings.database_url
             poll = self.options.poll_interval or (1.0 if channels and dsn else 0.1)
             wakeup = Wakeup(poll)
+            lease = RelayLease(dsn, settings.database_schema) if dsn else None
             self.relay = Relay(sources, state, js, self.topology, wakeup,
-                               page_size=self.options.relay_page_size)
+                               page_size=self.options.relay_page_size, lease=lease,
+                               lease_check=self.options.relay_lease_check)
             coroutines.append(self.relay.run())
             if channels and dsn:
                 coroutines.append(listen(dsn, channels, wakeup))

@@ -11,9 +11,11 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from adapters.bootstrap import Container
+from adapters.metrics import RELAY_DUPLICATES
 from adapters.nats.envelope import APPLICATION, MSG_ID, POSITION, sources_of
 from adapters.nats.listen import Wakeup, listen
 from adapters.nats.relay import Relay
+from adapters.nats.relay_lease import RelayLease
 from adapters.nats.state import read_side_state
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
@@ -149,3 +151,41 @@ async def test_the_relay_wakes_on_notify_long_before_its_poll_interval(
         for task in (listener, runner):
             task.cancel()
         await asyncio.gather(listener, runner, return_exceptions=True)
+
+
+async def test_of_two_relays_on_one_schema_one_publishes_and_the_other_takes_over_when_it_stops(
+        pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
+        database_url: str, pg_schema: str) -> None:
+    await ensure_stream(jetstream, read_side_topology)
+    relays = [Relay(sources_of(pg_container), read_side_state(pg_container), jetstream,
+                    read_side_topology, Wakeup(0.05), page_size=100, lease_check=0.1,
+                    lease=RelayLease(database_url, pg_schema)) for _ in range(2)]
+    duplicates = RELAY_DUPLICATES.labels("ingestion")._value.get()
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    try:
+        await asyncio.to_thread(record_touches, pg_container, 150)
+        await until_relayed(pg_container)
+        [leader] = [r for r in relays if r.lease is not None and r.lease.held]
+        standby = relays[1 - relays.index(leader)]
+        assert standby.positions == {}  # it never published: it waits for the lease
+
+        tasks[relays.index(leader)].cancel()  # the leader stops: its lease goes with it
+        await asyncio.to_thread(record_touches, pg_container, 50, prefix="later")
+        await until_relayed(pg_container)
+        assert standby.lease is not None and standby.lease.held
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    # Each event published once: the standby took over from the recorded positions.
+    assert RELAY_DUPLICATES.labels("ingestion")._value.get() == duplicates
+    assert len(await stream_messages(jetstream, read_side_topology)) == \
+        sum(store_positions(pg_container).values())
+
+
+async def until_relayed(container: Container, timeout: float = 20) -> None:
+    state = read_side_state(container)
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(state.relay_positions) != store_positions(container):
+        assert time.monotonic() < deadline, "the events were not relayed"
+        await asyncio.sleep(0.05)
