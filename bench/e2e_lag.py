@@ -35,6 +35,7 @@ import psycopg
 
 from read_side_processes import (
     ADMIN,
+    METRICS_PORTS,
     RUNNING,
     check_alive,
     cpu_seconds,
@@ -308,11 +309,20 @@ def run_phases(args: argparse.Namespace) -> None:
         if not args.skip_lag:
             port = 18000 + random.randint(0, 999)
             base = f"http://127.0.0.1:{port}"
-            http = subprocess.Popen([sys.executable, "-m", "uvicorn", "adapters.http.asgi:app",
-                                     "--port", str(port), "--no-access-log",
-                                     "--log-level", "warning"], env=env)
+            if args.layout == "serve":
+                # Everything in one process, as `convtrack serve` runs it; its /metrics has the
+                # read side's histograms too.
+                http = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port",
+                                         str(port), "--data-dir", f"/tmp/{schema}"], env=env)
+                METRICS_PORTS.append(port)
+                RUNNING.append(http)
+            else:
+                http = subprocess.Popen([sys.executable, "-m", "uvicorn",
+                                         "adapters.http.asgi:app", "--port", str(port),
+                                         "--no-access-log", "--log-level", "warning"], env=env)
             wait_for(lambda: _up(base), "the API", 60)
-            read_side = start_read_side(args.layout, env, names, relay=True, workers=True)
+            if args.layout != "serve":
+                read_side = start_read_side(args.layout, env, names, relay=True, workers=True)
             auth, action, tag_id = set_up(base, args.members, run)
             observe = read_model_observer(db, schema, tag_id) if args.observe == "db" else None
             time_projections(container, models)  # the clicks are applied before the load
@@ -323,7 +333,8 @@ def run_phases(args: argparse.Namespace) -> None:
                 base, auth, action, run, args.members, args.rate, args.seconds, args.batch,
                 args.poll, observe))
             cpu = [after - before for after, before in zip(cpu_seconds(http, *read_side), cpu_before)]
-            roles = ", ".join(f"{role_of(p)} {c:.1f}" for p, c in zip(read_side, cpu[1:-3]))
+            roles = ", ".join(f"{role_of(p)} {c:.1f}" for p, c in zip(read_side, cpu[1:-3])) \
+                or "in the api process"
             cpu = [cpu[0], sum(cpu[1:-3]), *cpu[-3:]]
             stages = {"convtrack_transport_latency_seconds": "recorded->in JetStream",
                       "convtrack_projection_latency_seconds": "recorded->committed"}
@@ -344,8 +355,7 @@ def run_phases(args: argparse.Namespace) -> None:
                 f"bench client {cpu[2]:.1f}, postgres {cpu[3]:.1f}, nats {cpu[4]:.1f} "
                 f"(of {2 * args.seconds:.0f} core-seconds)"]
             print("\n".join(report), flush=True)
-            stop(http)
-            stop_all(read_side)
+            stop_all([http, *read_side])
             http = None
         if args.backlog <= 0:
             return
@@ -431,8 +441,10 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=1_000_000, help="events to catch up")
     parser.add_argument("--live", type=int, default=100_000, help="events through NATS only")
     parser.add_argument("--skip-lag", action="store_true")
-    parser.add_argument("--layout", choices=["one", "split"], default="split",
-                        help="read side in one process, or relay and each worker apart")
+    parser.add_argument("--layout", choices=["serve", "one", "split"], default="split",
+                        help="API and read side in one process (convtrack serve), the read "
+                             "side in one process, or relay and each worker apart (lag "
+                             "phase; catch-up runs `serve` as `one`)")
     parser.add_argument("--read-side", help=argparse.SUPPRESS)
     parser.add_argument("--threshold", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--projection", help=argparse.SUPPRESS)

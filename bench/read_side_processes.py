@@ -44,7 +44,7 @@ def start_read_side(layout: str, env: dict[str, str], names: list[str], *, relay
     """`one`: the relay and every worker in one process (as `convtrack serve` runs them);
     `split`: the relay, and each projection's worker, in a process of its own (as
     `convtrack worker --projection NAME` scales out)."""
-    if layout == "one":
+    if layout in ("one", "serve"):
         role = "all" if relay and workers else ("relay" if relay else "workers")
         commands = [(role, None)]
     else:
