@@ -93,13 +93,20 @@ def a_member_with_a_click(world: World) -> tuple[str, str]:
     return campaign, action
 
 
-def test_a_members_next_batch_is_answered_from_what_the_last_one_committed() -> None:
-    world = World.in_memory()
+def a_converted_member_applied(world: World) -> tuple[CountingView, AttributionProjection,
+                                                      str, str]:
+    """m1 clicked and converted, applied in one batch by a projection on a counting view."""
     campaign, action = a_member_with_a_click(world)
     world.convert("m1", action, world.now - days(1))
     view = CountingView()
     projection = AttributionProjection(view)
     projection.process_batch(new_events(world, projection))
+    return view, projection, campaign, action
+
+
+def test_a_members_next_batch_is_answered_from_what_the_last_one_committed() -> None:
+    world = World.in_memory()
+    view, projection, campaign, action = a_converted_member_applied(world)
     view.asked.clear()
 
     world.convert("m1", action, world.now - days(1) + days(0.1))
@@ -114,11 +121,8 @@ def test_a_members_next_batch_is_answered_from_what_the_last_one_committed() -> 
 
 def test_a_batch_another_writer_committed_is_read_from_the_store() -> None:
     world = World.in_memory()
-    campaign, action = a_member_with_a_click(world)
-    world.convert("m1", action, world.now - days(1))
-    view = CountingView()
-    mine, other = AttributionProjection(view), AttributionProjection(view)
-    mine.process_batch(new_events(world, mine))
+    view, mine, campaign, action = a_converted_member_applied(world)
+    other = AttributionProjection(view)
 
     world.click("m1", campaign, world.now - days(0.5))  # only the other writer sees this one
     other.process_batch(new_events(world, other))
@@ -132,11 +136,7 @@ def test_a_batch_another_writer_committed_is_read_from_the_store() -> None:
 
 def test_a_failed_batch_forgets_everything_it_read() -> None:
     world = World.in_memory()
-    _, action = a_member_with_a_click(world)
-    world.convert("m1", action, world.now - days(1))
-    view = CountingView()
-    projection = AttributionProjection(view)
-    projection.process_batch(new_events(world, projection))
+    view, projection, _, action = a_converted_member_applied(world)
 
     world.convert("m1", action, world.now)
     view.asked["fail_saves"] = 1
