@@ -25,6 +25,8 @@ RELAY_FAILURES = Counter("convtrack_relay_failures_total",
                          "Relay rounds that failed and backed off", ["application"])
 RELAY_POSITION = Gauge("convtrack_relay_position",
                        "Last position confirmed published", ["application"])
+RELAY_LEADER = Gauge("convtrack_relay_leader",
+                     "1 while this process's relay holds the lease and publishes (ADR 0017)")
 RELAY_LAG = Gauge("convtrack_relay_lag",
                   "Events recorded but not yet confirmed published", ["application"])
 STORE_POSITION = Gauge("convtrack_store_position",

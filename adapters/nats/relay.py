@@ -19,7 +19,13 @@ from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from adapters.metrics import RELAY_DUPLICATES, RELAY_FAILURES, RELAY_POSITION, RELAY_PUBLISHED
+from adapters.metrics import (
+    RELAY_DUPLICATES,
+    RELAY_FAILURES,
+    RELAY_LEADER,
+    RELAY_POSITION,
+    RELAY_PUBLISHED,
+)
 from adapters.nats.envelope import to_message
 from adapters.nats.listen import Wakeup
 from adapters.nats.relay_lease import RelayLease
@@ -74,6 +80,7 @@ class Relay:
         finally:
             if self.lease is not None:
                 await asyncio.to_thread(self.lease.release)
+                RELAY_LEADER.set(0)
 
     async def _run(self) -> None:
         backoff = 0.0
@@ -111,7 +118,9 @@ class Relay:
         if self.lease.held and now - self._lease_checked < self.lease_check:
             return True
         self._lease_checked = now
-        return await asyncio.to_thread(self.lease.hold)
+        leading = await asyncio.to_thread(self.lease.hold)
+        RELAY_LEADER.set(int(leading))
+        return leading
 
     async def relay_page(self, application: str) -> int:
         """Publish the next page of one application's log; the number of events confirmed."""

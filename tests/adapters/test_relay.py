@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from adapters.bootstrap import Container
-from adapters.metrics import RELAY_DUPLICATES
+from adapters.metrics import RELAY_DUPLICATES, RELAY_LEADER
 from adapters.nats.envelope import APPLICATION, MSG_ID, POSITION, sources_of
 from adapters.nats.listen import Wakeup, listen
 from adapters.nats.relay import Relay
@@ -173,6 +173,7 @@ async def test_of_two_relays_on_one_schema_one_publishes_and_the_other_takes_ove
         await asyncio.to_thread(record_touches, pg_container, 50, prefix="later")
         await until_relayed(pg_container)
         assert standby.lease is not None and standby.lease.held
+        assert RELAY_LEADER._value.get() == 1  # what /metrics says of this process
     finally:
         for task in tasks:
             task.cancel()
