@@ -23,6 +23,11 @@ from psycopg import sql
 
 _log = logging.getLogger("convtrack.statistics")
 
+# convtrack's own tables (LIKE patterns): the schema may be shared with other applications'
+# tables (`public` by default), which are none of the keeper's business.
+TABLES = ("management_events", "ingestion_events", "fact\\_%", "dead\\_letters",
+          "relay\\_positions", "projection\\_workers", "attribution\\_%", "audit\\_%")
+
 # Advisory lock (this class, hashtext(schema)): one keeper at a time per schema analyses, the
 # others skip a turn.
 LOCK_CLASS = 0x63737461  # "csta"
@@ -45,10 +50,12 @@ class StatisticsKeeper:
         # at its last analyse (known at once: what a catch-up mostly does is append).
         rows = conn.execute(
             "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-            "WHERE s.schemaname = %(schema)s AND (s.n_mod_since_analyze > "
+            "WHERE s.schemaname = %(schema)s AND s.relname LIKE ANY(%(tables)s) "
+            "AND (s.n_mod_since_analyze > "
             "%(base)s + %(fraction)s * greatest(c.reltuples, 0) OR pg_relation_size(c.oid) > "
             "8192 * (8 + (1 + %(fraction)s) * c.relpages)) ORDER BY s.relname",
-            {"schema": self.schema, "base": self.base, "fraction": self.fraction}).fetchall()
+            {"schema": self.schema, "tables": list(TABLES), "base": self.base,
+             "fraction": self.fraction}).fetchall()
         return [str(name) for (name,) in rows]
 
     def analyse_due(self) -> list[str]:

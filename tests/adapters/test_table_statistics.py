@@ -54,6 +54,16 @@ def test_tables_that_grew_are_analysed_once_and_lookups_are_then_estimated_by_ke
     assert keeper.analyse_due() == []  # nothing changed since
 
 
+def test_tables_of_other_applications_in_the_schema_are_left_alone(
+        pg_container: Container, database_url: str, pg_schema: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{pg_schema}".orders (id int) '
+                     "WITH (autovacuum_enabled = false)")
+        conn.execute(f'INSERT INTO "{pg_schema}".orders SELECT generate_series(1, 20000)')
+    assert "orders" not in StatisticsKeeper(database_url, pg_schema).analyse_due()
+    assert not last_analysed(database_url, pg_schema, "orders")
+
+
 def test_two_keepers_of_one_schema_never_analyse_at_the_same_time(
         pg_container: Container, database_url: str, pg_schema: str) -> None:
     without_autovacuum(database_url, pg_schema)
