@@ -239,6 +239,11 @@ def time_each(container: Any, models: Any, env: dict[str, str], names: list[str]
     return result
 
 
+def rate(events: int, seconds: float) -> float:
+    """events/s, NaN when too few to time (caught up between two polls)."""
+    return events / seconds if seconds > 0 else float("nan")
+
+
 def relay_rate(container: Any, state: Any) -> float:
     """Events/s the relay publishes from now to the store's head (NaN if it is there already:
     a backlog too small to time)."""
@@ -368,14 +373,14 @@ def run_phases(args: argparse.Namespace) -> None:
         # Each projection alone, so its figure is its own (they share 2 cores when together).
         caught = time_each(container, models, env, names)
         for name, (events, seconds) in caught.items():
-            report.append(f"catch-up {name:<17} {events / seconds:,.0f} events/s "
+            report.append(f"catch-up {name:<17} {rate(events, seconds):,.0f} events/s "
                           f"({events:,} in {seconds:.1f} s, store path; target 20,000)")
             print(report[-1], flush=True)
         live = record_backlog(container, args.live, run + "l")
         relay_rate(container, state)
         through_nats = time_each(container, models, env, names, threshold=10**12)
         for name, (events, seconds) in through_nats.items():
-            report.append(f"live path {name:<16} {events / seconds:,.0f} events/s "
+            report.append(f"live path {name:<16} {rate(events, seconds):,.0f} events/s "
                           f"({events:,} in {seconds:.1f} s, one JetStream message per event)")
             print(report[-1], flush=True)
         stop_all(read_side)
@@ -383,9 +388,9 @@ def run_phases(args: argparse.Namespace) -> None:
         published, consumed = asyncio.run(jetstream_baseline(url, backlog, size))
         report.append(f"baseline nats-py           publish {published:,.0f} msgs/s, "
                       f"consume {consumed:,.0f} msgs/s ({backlog:,} msgs of {size} bytes)")
-        best = max(events / seconds for events, seconds in caught.values())
-        worst = min(events / seconds for events, seconds in caught.values())
-        nats_path = max(events / seconds for events, seconds in through_nats.values())
+        best = max(rate(e, s) for e, s in caught.values())
+        worst = min(rate(e, s) for e, s in caught.values())
+        nats_path = max(rate(e, s) for e, s in through_nats.values())
         report += [
             f"ratios                     relay/publish {relayed / published:.2f}; catch-up/"
             f"consume {worst / consumed:.2f}-{best / consumed:.2f}; live path/consume "
