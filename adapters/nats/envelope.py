@@ -2,8 +2,9 @@
 
 The body is exactly the bytes the event store holds (already transcoded, compressed or
 encrypted as the application is configured), so the relay never decodes and the worker decodes
-with the same mapper a store read would use: an event read from NATS and the same event read
-from the store are the same Envelope (ADR: exactly-once effects).
+as a store read would (projections/fact_decoding.FactDecoder: member facts with msgspec where
+that is exact, everything else with the source's mapper): an event read from NATS and the same
+event read from the store are the same Envelope (ADR: exactly-once effects).
 """
 
 from __future__ import annotations

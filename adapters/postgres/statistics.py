@@ -8,7 +8,7 @@ key index (250 ms), and the attribution projection's fact reads scanned the touc
 conversions (75-120 ms per batch), so everything slowed down linearly as the store grew.
 Autovacuum would analyse the tables, but it may be off (it is on the CI machine) or lag behind
 a catch-up that grows a table tenfold in a minute; so the read side analyses, with
-autovacuum's own rule, each table of its schema that changed by more than
+autovacuum's own rule, each of convtrack's tables that changed by more than
 `base + fraction × rows` since its last analyse (ADR 0015).
 """
 
@@ -34,7 +34,7 @@ LOCK_CLASS = 0x63737461  # "csta"
 
 
 class StatisticsKeeper:
-    """Analyses the tables of one schema that changed much since their last analyse."""
+    """Analyses convtrack's tables in one schema that changed much since their last analyse."""
 
     def __init__(self, database_url: str, schema: str, *, base: int = 1000,
                  fraction: float = 0.1) -> None:
