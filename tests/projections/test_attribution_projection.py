@@ -153,7 +153,7 @@ def test_the_same_batch_delivered_twice_changes_nothing() -> None:
     assert snapshot(view) == before
 
 
-def _busy_world() -> World:
+def busy_world() -> World:
     world = World.in_memory()
     c1, c2, c3 = world.campaign(), world.campaign(), world.campaign()
     download = world.action([c1, c2])
@@ -176,7 +176,7 @@ def _busy_world() -> World:
 
 
 def test_any_batch_split_gives_the_same_result() -> None:
-    world = _busy_world()
+    world = busy_world()
     assert snapshot(project(world, batch_size=1))["conversions"] == \
         snapshot(project(world, batch_size=7))["conversions"] == \
         snapshot(project(world))["conversions"]
@@ -199,7 +199,7 @@ def test_a_rebuild_from_scratch_equals_the_live_result() -> None:
 
 
 def test_catalogue_events_arriving_after_the_facts_give_the_in_order_result() -> None:
-    world = _busy_world()
+    world = busy_world()
     in_order = project(world)
     facts_first = project(world, management_first=False)
     # ingestion first: conversions wait for their action's settings, campaigns for their status
