@@ -32,7 +32,7 @@ from projections.attribution_view import (
 
 T = TypeVar("T")
 
-DEFAULT_LIMIT = 50_000  # members; ~3 KB each with a handful of facts
+DEFAULT_LIMIT = 20_000  # members; ~3 KB each with a handful of facts, ~60 MB in all
 
 
 @dataclass
