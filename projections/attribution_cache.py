@@ -16,41 +16,40 @@ when a batch fails, since what it remembered during the batch may not have been 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from domain.attribution import Touch
 from projections.attribution_view import (
     ActionState,
     AttributionChanges,
     AttributionSession,
     CampaignState,
-    ConversionRecord,
     MemberFacts,
 )
+from projections.attribution_members import KnownMembers
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 20_000  # members; ~3 KB each with a handful of facts, ~60 MB in all
 
 
-@dataclass
-class _Member:
-    member_id: str | None  # None when only its facts were read (no conversion to name it)
-    touches: list[Touch] = field(default_factory=list)
-    conversions: dict[tuple[str, str], ConversionRecord] = field(default_factory=dict)
-
-
 class ProjectionCache:
     """Members (all their facts), actions and campaigns as of the positions last committed."""
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        self.limit = limit
         self.positions: dict[str, int] | None = None
-        self.members: dict[str, _Member] = {}
+        self.members = KnownMembers(limit)
         self.actions: dict[str, ActionState] = {}
         self.campaigns: dict[str, CampaignState] = {}
+
+    @property
+    def limit(self) -> int:
+        """How many members are kept at most."""
+        return self.members.limit
+
+    @limit.setter
+    def limit(self, members: int) -> None:
+        self.members.limit = members
 
     def session(self, inner: AttributionSession, positions: Mapping[str, int]) -> CachedSession:
         """The batch's reads: from memory if these positions are the last committed ones."""
@@ -68,40 +67,14 @@ class ProjectionCache:
     def committed(self, session: CachedSession, changes: AttributionChanges,
                   positions: Mapping[str, int]) -> None:
         """The batch read through `session` committed `changes` at `positions`."""
-        for timeline_id, facts in session.loaded.items():
-            self._remember(timeline_id, facts)
+        for facts in session.loaded.values():
+            self.members.remember(facts)  # as they were before the batch, which comes next
+        self.members.learn(changes)
         self.actions.update(session.loaded_actions)
-        self.campaigns.update(session.loaded_campaigns)
-        for timeline_id, member_id in changes.members.items():
-            self._remember(timeline_id, MemberFacts(timeline_id))
-            self.members[timeline_id].member_id = member_id
-        for timeline_id, touch in changes.touches:
-            known = self.members.get(timeline_id)
-            if known is not None:
-                known.touches.append(touch)
-        for record in (*changes.new_conversions, *changes.changed_conversions):
-            known = self.members.get(record.timeline_id)
-            if known is not None:
-                known.conversions[record.key] = record
-                known.member_id = record.member_id
         self.actions.update(changes.actions)
+        self.campaigns.update(session.loaded_campaigns)
         self.campaigns.update(changes.campaigns)
         self.positions = dict(positions)
-
-    def _remember(self, timeline_id: str, facts: MemberFacts) -> None:
-        if timeline_id in self.members:
-            return
-        if len(self.members) >= self.limit:
-            del self.members[next(iter(self.members))]  # the oldest first
-        member_ids = {c.member_id for c in facts.conversions}
-        self.members[timeline_id] = _Member(
-            member_ids.pop() if len(member_ids) == 1 else None, list(facts.touches),
-            {c.key: c for c in facts.conversions})
-
-    def facts(self, timeline_id: str) -> MemberFacts:
-        """A cached member's facts, as the store would return them (fresh lists)."""
-        known = self.members[timeline_id]
-        return MemberFacts(timeline_id, list(known.touches), list(known.conversions.values()))
 
 
 class CachedSession(AttributionSession):
@@ -130,9 +103,9 @@ class CachedSession(AttributionSession):
         found: dict[str, str] = {}
         missing = []
         for timeline_id in timeline_ids:
-            known = self.cache.members.get(timeline_id)
-            if known is not None and known.member_id is not None:
-                found[timeline_id] = known.member_id
+            member_id = self.cache.members.member_id(timeline_id)
+            if member_id is not None:
+                found[timeline_id] = member_id
             else:
                 missing.append(timeline_id)
         if missing:
@@ -151,7 +124,7 @@ class CachedSession(AttributionSession):
         missing = []
         for timeline_id in timeline_ids:
             if timeline_id in self.cache.members:
-                facts = self.cache.facts(timeline_id)
+                facts = self.cache.members.facts(timeline_id)
                 if facts.conversions or not with_conversions_only:
                     found[timeline_id] = facts
             else:

@@ -9,7 +9,7 @@ known to be committed, applied over it in order. Whatever a read returns is thus
 all earlier batches, whether or not the writer got to them yet (a batch committed meanwhile is in
 both, and merging is idempotent: touches by position, conversions by key, the later version
 winning). Members created during the catch-up are answered from memory instead
-(projections/attribution_born.py).
+(projections/attribution_members.py).
 
 That holds only while this catch-up is the one writer of the projection: each write checks,
 under the tracking rows' lock, that the positions are the ones its batch was computed from. If
@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domain.attribution import Touch
-from projections.attribution_born import BornMembers
+from projections.attribution_members import KnownMembers
 from projections.attribution_view import (
     ActionState,
     AttributionChanges,
@@ -60,7 +60,7 @@ class OverlaySession(AttributionSession):
     the members this catch-up created from memory."""
 
     def __init__(self, reads: AttributionSession, pending: Sequence[AttributionChanges],
-                 positions: Mapping[str, int], born: BornMembers) -> None:
+                 positions: Mapping[str, int], born: KnownMembers) -> None:
         self.reads = reads
         self.pending = pending  # oldest first
         self._positions = dict(positions)
@@ -213,7 +213,7 @@ def _apply(projection: AttributionProjection, pages: Iterable[Sequence[Envelope]
     applied = 0
     pending: deque[tuple[Future[None], AttributionChanges, int]] = deque()
     writer = _Writer(view)
-    born = BornMembers()
+    born = KnownMembers()
 
     def settle(keep: int) -> None:
         nonlocal applied

@@ -18,16 +18,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from eventsourcing.persistence import Mapper
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS, TRANSPORT_LATENCY
 from adapters.nats.apply import TRANSIENT, Applier
 from adapters.nats.consumer import ProjectionConsumer
-from adapters.nats.envelope import UndecodableMessage, decoders_of, from_message
+from adapters.nats.envelope import UndecodableMessage, from_message
 from adapters.nats.ordering import fresh_by_application, holes, in_log_order
 from adapters.nats.state import ReadSideState
 from adapters.nats.store_reader import StoreReader
@@ -64,12 +62,12 @@ class ProjectionWorker:
     """Keeps one projection current from JetStream and the event store."""
 
     def __init__(self, projection: Projection, reader: StoreReader,
-                 mappers: Mapping[str, Mapper[Any]], js: JetStreamContext, topology: Topology,
+                 js: JetStreamContext, topology: Topology,
                  state: ReadSideState, options: WorkerOptions | None = None) -> None:
         self.projection = projection
         self.name = projection.name
         self.reader = reader
-        self.decoders = decoders_of(mappers)
+        self.decoders = reader.decoders  # the same decoding as the store's (ADR 0007)
         self.state = state
         self.options = options or WorkerOptions()
         self.consumer = ProjectionConsumer(js, topology, projection.name,

@@ -21,7 +21,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from nats.aio.client import Client as NatsClient
 
 from adapters.bootstrap import Container
-from adapters.nats.envelope import mappers_of, sources_of
+from adapters.nats.envelope import sources_of
 from adapters.nats.listen import Wakeup, listen
 from adapters.nats.relay import Relay
 from adapters.nats.relay_lease import RelayLease
@@ -201,8 +201,7 @@ class ReadSideRuntime:
                 coroutines.append(listen(dsn, channels, wakeup))
         if self.options.workers:
             reader = StoreReader(sources)
-            mappers = mappers_of(self.container)
-            self.workers = [ProjectionWorker(p, reader, mappers, js, self.topology, state,
+            self.workers = [ProjectionWorker(p, reader, js, self.topology, state,
                                              self.options.worker) for p in self.projections]
             coroutines.extend(w.run() for w in self.workers)
         return coroutines

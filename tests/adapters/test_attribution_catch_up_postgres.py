@@ -14,7 +14,7 @@ from psycopg import sql
 from adapters.bootstrap import Container
 from adapters.postgres.event_log import fast_sources
 from adapters.read_side import ReadModels, event_sources
-from projections import attribution_born
+from projections import attribution_members
 from projections.attribution_pipeline import PipelineConflict
 from projections.catch_up import catch_up, read_envelopes
 from tests.adapters.test_read_models_postgres import everything, outcomes
@@ -60,7 +60,7 @@ def test_the_fast_pipelined_catch_up_equals_the_library_path_one_batch_at_a_time
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if members_kept is not None:  # members created in the catch-up, then forgotten
-        monkeypatch.setattr(attribution_born, "DEFAULT_LIMIT", members_kept)
+        monkeypatch.setattr(attribution_members, "DEFAULT_LIMIT", members_kept)
     library = event_sources(pg_container)
     catch_up(read_models.attribution, library, batch_size, fast=False, pipelined=False)
     expected = model(database_url, pg_schema, read_models, varied)

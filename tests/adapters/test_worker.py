@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 
 from adapters.bootstrap import Container, build_container
 from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS
-from adapters.nats.envelope import mappers_of, sources_of, to_message
+from adapters.nats.envelope import sources_of, to_message
 from adapters.nats.listen import Wakeup
 from adapters.nats.relay import Relay
 from adapters.nats.state import read_side_state
@@ -52,7 +52,7 @@ async def stream(jetstream: JetStreamContext, read_side_topology: Topology) -> A
 
 def worker_for(container: Container, projection: CountingProjection, js: JetStreamContext,
                topology: Topology, options: WorkerOptions = FAST) -> ProjectionWorker:
-    return ProjectionWorker(projection, StoreReader(sources_of(container)), mappers_of(container),
+    return ProjectionWorker(projection, StoreReader(sources_of(container)),
                             js, topology, read_side_state(container), options)
 
 

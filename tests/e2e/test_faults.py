@@ -250,7 +250,6 @@ class LossyBroker(Relay):
 async def test_messages_lost_by_nats_in_the_middle_and_at_the_tail_are_read_from_the_store(
         pg_container: Container, nats_url: str, read_side_topology: Topology,
         counting: CountingProjection, jetstream: nats.js.JetStreamContext) -> None:
-    from adapters.nats.envelope import mappers_of
     from adapters.nats.store_reader import StoreReader
     from adapters.nats.stream import ensure_stream
     from adapters.nats.worker import ProjectionWorker
@@ -259,9 +258,8 @@ async def test_messages_lost_by_nats_in_the_middle_and_at_the_tail_are_read_from
     await asyncio.to_thread(record_touches, pg_container, 30)
     relay = LossyBroker(sources_of(pg_container), read_side_state(pg_container), jetstream,
                         read_side_topology, Wakeup(0.05))
-    worker = ProjectionWorker(counting, StoreReader(sources_of(pg_container)),
-                              mappers_of(pg_container), jetstream, read_side_topology,
-                              read_side_state(pg_container), WORKER_OPTIONS)
+    worker = ProjectionWorker(counting, StoreReader(sources_of(pg_container)), jetstream,
+                              read_side_topology, read_side_state(pg_container), WORKER_OPTIONS)
     filled = PROJECTION_GAP_FILLS.labels("counting")._value.get()
     worker_task = asyncio.create_task(worker.run())
     relay_task = None
