@@ -1,33 +1,113 @@
-"""The composition root: builds the applications on the configured stores (STYLE.md)."""
+"""The composition root: the whole service built from settings, and nowhere else (ADR 0018).
+
+`build_container` makes the write side (the management and ingestion applications on the
+event store), the projection sources, the read side's state store and the NATS topology;
+`build_read_models` the projections and their query objects; `build_app` the HTTP app over
+both, and `read_side_parts` what the relay and workers run on. `convtrack serve`,
+`convtrack worker`, the ASGI app, `bench/` and the test fixtures all start here; the modules
+they wire take explicit collaborators and never import this one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
+from eventsourcing.application import Application
+from litestar import Litestar
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
+from adapters.http.app import HttpServices, create_app
+from adapters.nats.subjects import Topology
+from adapters.postgres.attribution_store import PostgresAttributionView
+from adapters.postgres.audit_store import PostgresAuditView
+from adapters.postgres.read_models import create_read_models, open_pool
+from adapters.postgres.read_side_state import ReadSideState, read_side_state_for
+from adapters.postgres.report_queries import PostgresReportQueries
+from adapters.read_side.catch_up import DEFAULT_BATCH_SIZE, catch_up
+from adapters.read_side.runtime import ReadSideParts
+from adapters.read_side.status import ReadSideStatus, get_read_side_status
 from adapters.settings import Settings
 from application.ingestion import IngestionApp
 from application.management import ManagementApp
+from application.read_service import ReadService
+from projections.attribution.projection import AttributionProjection
+from projections.attribution.records import AttributionQueries
+from projections.audit import AuditProjection, AuditView
+from projections.base import Projection
+from projections.memory_views import (
+    InMemoryAttributionView,
+    InMemoryAuditView,
+    InMemoryReportQueries,
+)
+from projections.reporting import ReportQueries
 
 FACT_RECORDER_TOPIC = "adapters.postgres.fact_recorder:PostgresFactRecorder"
 
 
 @dataclass
 class Container:
-    """The running service's parts, built once per process."""
+    """The write side and what the read side runs on, built once per process."""
 
     settings: Settings
     admin_token: str
     management: ManagementApp
     ingestion: IngestionApp
+    state: ReadSideState  # relay positions and worker heartbeats
+    topology: Topology  # this deployment's stream, subjects and consumers
+
+    @property
+    def sources(self) -> dict[str, Application[Any]]:
+        """The applications whose notification logs feed the read side, by source name,
+        management first (catalogue events before the facts that use them)."""
+        # Source names are the ones projections track (projections.base.SOURCES), not the
+        # applications' class-derived names, which differ for the management app.
+        return {"management": self.management, "ingestion": self.ingestion}
+
+    @property
+    def read_side(self) -> ReadSideParts:
+        """What the relay and workers run on."""
+        settings = self.settings
+        return ReadSideParts(self.sources, self.state, self.topology, settings.database_url,
+                             settings.database_schema)
 
     def close(self) -> None:
         """Release database connections."""
         self.ingestion.close()
         self.management.close()
+
+
+@dataclass
+class ReadModels:
+    """The projections, and what the read API queries."""
+
+    attribution: AttributionProjection
+    audit: AuditProjection
+    conversions: AttributionQueries
+    reports: ReportQueries
+    audit_trail: AuditView
+    pool: ConnectionPool | None = field(default=None, repr=False)
+
+    @property
+    def projections(self) -> list[Projection]:
+        """Every projection, for the workers (each name is stable: tables carry it)."""
+        return [self.attribution, self.audit]
+
+    def get_projection(self, name: str) -> Projection:
+        """The projection with this name; KeyError if there is none."""
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        raise KeyError(name)
+
+    def close(self) -> None:
+        """Release the read models' connections."""
+        if self.pool is not None:
+            self.pool.close()
 
 
 def eventsourcing_env(database_url: str, schema: str, pool_size: int) -> dict[str, str]:
@@ -68,8 +148,65 @@ def build_container(settings: Settings, admin_token: str) -> Container:
             management = ManagementApp(env=env)
             ingestion = IngestionApp(
                 management, env=env | {"APPLICATION_RECORDER_TOPIC": FACT_RECORDER_TOPIC})
+            state = read_side_state_for(management.recorder)
     else:
         management = ManagementApp()
         ingestion = IngestionApp(management)
+        state = read_side_state_for(management.recorder)
     return Container(settings=settings, admin_token=admin_token, management=management,
-                     ingestion=ingestion)
+                     ingestion=ingestion, state=state,
+                     topology=Topology.for_schema(settings.database_schema))
+
+
+def build_read_models(container: Container) -> ReadModels:
+    """Read models in the container's database and schema, or in memory without a database."""
+    settings = container.settings
+    if not settings.database_url:
+        attribution = InMemoryAttributionView()
+        audit = InMemoryAuditView()
+        return ReadModels(AttributionProjection(attribution), AuditProjection(audit),
+                          attribution, InMemoryReportQueries(attribution), audit)
+    pool = open_pool(settings.database_url, settings.pool_size)
+    try:
+        create_read_models(pool, settings.database_schema)
+    except BaseException:
+        pool.close()
+        raise
+    pg_attribution = PostgresAttributionView(pool, settings.database_schema)
+    pg_audit = PostgresAuditView(pool, settings.database_schema)
+    return ReadModels(AttributionProjection(pg_attribution), AuditProjection(pg_audit),
+                      pg_attribution, PostgresReportQueries(pool, settings.database_schema),
+                      pg_audit, pool)
+
+
+def read_service(container: Container, read_models: ReadModels) -> ReadService:
+    """The read use cases over these read models."""
+    return ReadService(container.management, container.ingestion.ledger,
+                       read_models.conversions, read_models.reports, read_models.audit_trail)
+
+
+def read_side_status(container: Container, read_models: ReadModels
+                     ) -> Callable[[], ReadSideStatus]:
+    """Reads where the read side stands now (GET /v1/projections, /metrics)."""
+    return lambda: get_read_side_status(container.sources, container.state,
+                                        read_models.projections)
+
+
+def build_app(container: Container, read_models: ReadModels | None = None) -> Litestar:
+    """The HTTP app over the container and read models (built here, and closed with the app,
+    when not given)."""
+    owned = read_models is None
+    models = read_models if read_models is not None else build_read_models(container)
+    return create_app(HttpServices(
+        admin_token=container.admin_token, public_url=container.settings.base_url,
+        management=container.management, ingestion=container.ingestion,
+        reads=read_service(container, models),
+        read_side_status=read_side_status(container, models),
+        on_shutdown=[models.close] if owned else []))
+
+
+def catch_up_from_store(read_models: ReadModels, container: Container,
+                        batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+    """Bring every projection up to the store's current positions; the events applied."""
+    sources = container.sources
+    return sum(catch_up(p, sources, batch_size) for p in read_models.projections)

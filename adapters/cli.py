@@ -82,10 +82,8 @@ def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> in
     """Run everything in one process until SIGINT/SIGTERM."""
     import uvicorn
 
-    from adapters.bootstrap import build_container
-    from adapters.http.app import create_app
-    from adapters.read_side import build_read_models
-    from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+    from adapters.bootstrap import build_app, build_container, build_read_models
+    from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 
     token, generated = ensure_admin_token(settings)
     with servers(settings) as settings, ExitStack() as stack:
@@ -99,12 +97,12 @@ def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> in
                   file=sys.stderr)
         # The relay and workers start first, so the demo's events flow to the read side
         # while they are loaded (the progress bar shows the write side).
-        runtime = ReadSideRuntime(container, read_models, settings.nats_url,
-                                  ReadSideOptions(workers=workers)).start()
+        runtime = ReadSideRuntime(container.read_side, read_models.projections,
+                                  settings.nats_url, ReadSideOptions(workers=workers)).start()
         stack.callback(runtime.stop)
         if demo:
             print_demo(settings, load_demo_once(settings, container))
-        uvicorn.run(create_app(container, read_models), host=settings.host, port=settings.port,
+        uvicorn.run(build_app(container, read_models), host=settings.host, port=settings.port,
                     log_config=None, access_log=False)
     return 0
 
@@ -114,9 +112,8 @@ def worker_command(
     metrics_port: int | None = None,
 ) -> int:
     """Run projection workers against configured servers (no HTTP)."""
-    from adapters.bootstrap import build_container
-    from adapters.read_side import build_read_models
-    from adapters.runtime.read_side_runtime import run_worker
+    from adapters.bootstrap import build_container, build_read_models
+    from adapters.read_side.runtime import run_worker
 
     if not settings.database_url or not settings.nats_url:
         print("convtrack worker needs CONVTRACK_DATABASE_URL and CONVTRACK_NATS_URL: workers "
@@ -126,8 +123,8 @@ def worker_command(
     container = build_container(settings, token)
     read_models = build_read_models(container)
     try:
-        run_worker(container, read_models, settings.nats_url, names, relay=relay,
-                   metrics_port=metrics_port)
+        run_worker(container.read_side, read_models.projections, settings.nats_url, names,
+                   relay=relay, metrics_port=metrics_port)
     except ValueError as unknown:
         print(str(unknown), file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Prometheus metrics: facts at the door, the relay, the projection workers (issue 3, item 5).
 
 Counters and histograms are process-local: they count what this process did. Positions, lags
-and parked counts are set from the database when `/metrics` is scraped (adapters/nats/status.py),
+and parked counts are set from the database when `/metrics` is scraped (adapters/read_side/status.py),
 so they are right even when the relay or workers run in other processes.
 """
 

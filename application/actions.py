@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from application.access import Caller
@@ -12,15 +11,10 @@ from application.management_base import retried_on_conflict
 from application.tags import TagCommands
 from domain.campaign import Campaign
 from domain.conversion_action import ActionArchived, ActionSettings, ConversionAction
+from domain.firing import PageVerdict, judge_page
 from domain.insight_tag import InsightTag
-from domain.url_rules import host_is_registered, host_of, rule_matches
 from domain.validation import Invalid
-from domain.values import (
-    DEFAULT_CLICK_WINDOW_DAYS,
-    DEFAULT_VIEW_WINDOW_DAYS,
-    UrlRule,
-    default_counting,
-)
+from domain.values import DEFAULT_CLICK_WINDOW_DAYS, DEFAULT_VIEW_WINDOW_DAYS, default_counting
 
 EDITABLE = (
     "name", "category", "rules", "value_mode", "value", "click_window_days", "view_window_days",
@@ -28,24 +22,8 @@ EDITABLE = (
 )
 
 
-@dataclass(frozen=True)
-class ActionVerdict:
-    """Whether one action would fire for a URL, and why (or why not)."""
-
-    action: ConversionAction
-    fires: bool
-    reason: str
-    matched_rule: UrlRule | None
-
-
-@dataclass(frozen=True)
-class UrlDebug:
-    """The debugger's answer for one URL."""
-
-    url: str
-    host: str | None
-    domain_registered: bool
-    verdicts: list[ActionVerdict]
+# The debugger answers with the domain's verdict as it is (the collector will use the same one).
+UrlDebug = PageVerdict
 
 
 class ActionCommands(TagCommands):
@@ -131,14 +109,8 @@ class ActionCommands(TagCommands):
     def debug_url(self, caller: Caller, tag_id: str, url: str) -> UrlDebug:
         """Which of the tag's actions a page view of `url` would fire, and why each other not."""
         tag = self._visible_tag(caller, tag_id)
-        host = host_of(url)
-        registered = host is not None and host_is_registered(host, tag.domains)
-        verdicts = []
-        for action_id in tag.action_ids:
-            action = self._find(ConversionAction, action_id)
-            if action is not None:
-                verdicts.append(_verdict(action, url, registered))
-        return UrlDebug(url=url, host=host, domain_registered=registered, verdicts=verdicts)
+        found = (self._find(ConversionAction, action_id) for action_id in tag.action_ids)
+        return judge_page(tag.domains, [a for a in found if a is not None], url)
 
     def _check_campaigns(
         self, caller: Caller, tag: InsightTag, campaign_ids: tuple[str, ...],
@@ -154,19 +126,3 @@ class ActionCommands(TagCommands):
                 raise UnknownReference(f"no campaign {campaign_id!r} that this action may link",
                                        field=f"campaign_ids[{i}]")
 
-
-def _verdict(action: ConversionAction, url: str, domain_registered: bool) -> ActionVerdict:
-    settings = action.settings
-    rules = [UrlRule(match, rule_url) for match, rule_url in settings.rules]
-    matched = next((r for r in rules if rule_matches(r, url)), None)
-    if action.archived:
-        return ActionVerdict(action, False, "the action is archived", matched)
-    if not settings.enabled:
-        return ActionVerdict(action, False, "the action is disabled", matched)
-    if not rules:
-        return ActionVerdict(action, False, "the action has no URL rules (server API only)", None)
-    if matched is None:
-        return ActionVerdict(action, False, "no rule of the action matches the URL", None)
-    if not domain_registered:
-        return ActionVerdict(action, False, "the URL's host is not a registered domain", matched)
-    return ActionVerdict(action, True, f"rule {matched.match} {matched.url!r} matches", matched)

@@ -16,8 +16,9 @@ from application.fact_ledger import FactRecorder
 from application.facts import ConversionIn, Plan, TouchIn, Undecodable
 from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
+from domain.firing import REASONS, find_refusal
 from domain.insight_tag import ROLE_RANK, InsightTag
-from domain.member_timeline import MemberTimeline
+from domain.member_timeline import MemberTimeline, conversion_scope
 from domain.validation import (
     Invalid,
     check_amount,
@@ -87,7 +88,7 @@ class FactChecks:
         except Invalid as invalid:
             return _rejection(item.event_id, item.payload, invalid)
         record = partial(_record_conversion, item, str(tag.id), self.caller.actor)
-        return Plan(index, f"conversion:{tag.id}", item.event_id, member_id, item.source,
+        return Plan(index, conversion_scope(str(tag.id)), item.event_id, member_id, item.source,
                     item.payload, record)
 
     def _action_for_caller(self, action_id: str) -> tuple[ConversionAction, InsightTag]:
@@ -101,10 +102,9 @@ class FactChecks:
         if role is not None and ROLE_RANK[role] < ROLE_RANK["editor"]:
             raise Invalid("action_id", "forbidden",
                           "sending conversions needs the editor role on the action's tag")
-        if action.archived:
-            raise Invalid("action_id", "action_archived", "the action is archived")
-        if not action.settings.enabled:
-            raise Invalid("action_id", "action_disabled", "the action is disabled")
+        refusal = find_refusal(action)
+        if refusal is not None:
+            raise Invalid("action_id", refusal, REASONS[refusal])
         return action, tag
 
     def _member_of(self, item: ConversionIn) -> str:

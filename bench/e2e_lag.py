@@ -291,8 +291,7 @@ async def jetstream_baseline(url: str, count: int, size: int) -> tuple[float, fl
 
 def run_phases(args: argparse.Namespace) -> None:
     from adapters.bootstrap import build_container
-    from adapters.nats.state import read_side_state
-    from adapters.read_side import build_read_models
+        from adapters.bootstrap import build_read_models
     from adapters.settings import Settings
 
     db = os.environ.get("CONVTRACK_DATABASE_URL", DEFAULT_DB)
@@ -305,7 +304,7 @@ def run_phases(args: argparse.Namespace) -> None:
     container = build_container(Settings(database_url=db, nats_url=url, database_schema=schema,
                                          pool_size=4), ADMIN)
     models = build_read_models(container)  # tables exist before any process polls them
-    state = read_side_state(container)
+    state = container.state
     report: list[str] = []
     names = [p.name for p in models.projections]
     http = None

@@ -29,14 +29,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from adapters.bootstrap import build_container
+from adapters.bootstrap import build_container, build_read_models
 from adapters.postgres.event_log import fast_sources
-from adapters.read_side import build_read_models, event_sources
 from adapters.settings import Settings
 from application.access import Caller
 from application.facts import ConversionIn, TouchIn
 from domain.values import Money
-from projections.catch_up import catch_up, read_envelopes
+from adapters.read_side.catch_up import catch_up, read_envelopes
 
 
 def record_facts(container: Any, members: int) -> None:
@@ -156,7 +155,7 @@ def main() -> None:
     try:
         started = time.perf_counter()
         record_facts(container, args.members)
-        library = event_sources(container)
+        library = container.sources
         sources = fast_sources(library)
         total = sum(app.recorder.max_notification_id() or 0 for app in library.values())
         print(f"recorded {total} events in {time.perf_counter() - started:.1f}s")

@@ -138,9 +138,9 @@ def run_read_side(role: str, threshold: int | None, projection: str | None,
     import logging
 
     from adapters.bootstrap import build_container
-    from adapters.nats.worker import WorkerOptions
-    from adapters.read_side import build_read_models
-    from adapters.runtime.read_side_runtime import ReadSideOptions, run_worker
+    from adapters.read_side.worker import WorkerOptions
+    from adapters.bootstrap import build_read_models
+    from adapters.read_side.runtime import ReadSideOptions, run_worker
     from adapters.runtime.supervisor import exit_on_termination_signals
     from adapters.settings import Settings
 
@@ -153,7 +153,7 @@ def run_read_side(role: str, threshold: int | None, projection: str | None,
     options = ReadSideOptions(relay=role in ("all", "relay"), workers=role in ("all", "workers"),
                               worker=worker)
     assert settings.nats_url
-    run_worker(container, models, settings.nats_url, [projection] if projection else None,
+    run_worker(container.read_side, models.projections, settings.nats_url, [projection] if projection else None,
                options=options, metrics_port=metrics_port)
 
 

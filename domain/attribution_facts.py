@@ -11,6 +11,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from domain.values import (
     ATTRIBUTION_MODELS,
@@ -65,6 +66,22 @@ class ActionRules:
         # Which window lengths a category allows is the action's guard; here only sanity.
         if self.click_window_days < 0 or self.view_window_days < 0:
             raise ValueError("attribution windows cannot be negative")
+
+    @classmethod
+    def from_settings(cls, action_id: str, settings: Mapping[str, Any]) -> ActionRules:
+        """The settings of an action that attribution applies (docs/attribution.md: Terms)."""
+        # The names are those of ActionSettings.as_dict; other settings (name, URL rules,
+        # enabled) are ignored, so stored rules with these names read back the same way.
+        return cls(
+            action_id,
+            int(settings["click_window_days"]),
+            int(settings["view_window_days"]),
+            str(settings["counting"]),
+            str(settings["attribution"]),
+            frozenset(settings["campaign_ids"]),
+            str(settings["value_mode"]),
+            Money.from_dict(settings["value"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

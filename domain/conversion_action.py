@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -127,6 +128,13 @@ def check_rule(match: str, url: str, field: str) -> None:
         )
 
 
+def merge_settings(settings: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings after a change event: the fields it names replaced, every other one kept."""
+    # A change event holds only the fields it changed (see _CHANGE_GROUPS), so a merge, not a
+    # replacement: the aggregate and the attribution projection both apply changes this way.
+    return dict(settings) | dict(changes)
+
+
 # Which event records a change of which settings; one event per concern keeps the audit readable.
 _CHANGE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Renamed", ("name",)),
@@ -166,7 +174,7 @@ class ConversionAction(Aggregate):
         changes: dict[str, Any]
 
         def apply(self, aggregate: ConversionAction) -> None:
-            merged = aggregate.settings.as_dict() | self.changes
+            merged = merge_settings(aggregate.settings.as_dict(), self.changes)
             aggregate.settings = ActionSettings.from_dict(merged)
 
     class Renamed(SettingsChanged):

@@ -156,3 +156,10 @@ _MEMBERS = uuid5(NAMESPACE_URL, "https://convtrack.dev/members")
 def timeline_id(member_id: str) -> UUID:
     """The timeline's aggregate id for a member id (UUID v5, stable forever)."""
     return uuid5(_MEMBERS, member_id)
+
+
+def conversion_scope(tag_id: str) -> str:
+    """The idempotency scope of a conversion's event_id: the tag it was recorded for."""
+    # docs/attribution.md, Counting: the same event_id for the same tag is one conversion,
+    # whichever path sent it first; the same event_id in another tag is another conversion.
+    return f"conversion:{tag_id}"

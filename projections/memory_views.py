@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from domain.attribution import Touch
-from projections.attribution_view import (
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,

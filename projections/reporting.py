@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from projections.attribution_view import CreditRow
+from projections.attribution.records import CreditRow
 
 GROUP_KEYS = {"campaign": "campaign_id", "action": "action_id", "day": "day", "kind": "kind",
               "category": "category"}

@@ -17,9 +17,14 @@ from psycopg import sql
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from adapters.bootstrap import Container, build_container
-from adapters.http.app import create_app
-from adapters.read_side import ReadModels, build_read_models, catch_up_from_store
+from adapters.bootstrap import (
+    Container,
+    ReadModels,
+    build_app,
+    build_container,
+    build_read_models,
+    catch_up_from_store,
+)
 from adapters.nats.subjects import Topology
 from adapters.runtime.embedded_nats import EmbeddedNats
 from adapters.runtime.embedded_postgres import EmbeddedPostgres
@@ -99,7 +104,7 @@ def catch_up(pg_container: Container, read_models: ReadModels) -> Callable[[], i
 @pytest.fixture
 def client(pg_container: Container, read_models: ReadModels) -> Iterator[TestClient[Litestar]]:
     """litestar's test client over the real app on PostgreSQL."""
-    with TestClient(create_app(pg_container, read_models)) as test_client:
+    with TestClient(build_app(pg_container, read_models)) as test_client:
         yield test_client
 
 

@@ -8,11 +8,11 @@ import msgspec
 from litestar import Controller, get, patch, post
 from msgspec import UNSET
 
-from adapters.bootstrap import Container
 from adapters.http.presenters import action_out
 from adapters.http.schemas import ActionList, ActionOut, ActionPatch, NewActionIn
 from adapters.http.strict_bodies import strict_body
 from application.access import Caller
+from application.management import ManagementApp
 
 
 def provided_fields(body: msgspec.Struct, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -30,28 +30,28 @@ class ActionRoutes(Controller):
     before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Define a conversion action (editor role)")
-    def create_action(self, data: NewActionIn, caller: Caller, container: Container) -> ActionOut:
+    def create_action(self, data: NewActionIn, caller: Caller, management: ManagementApp) -> ActionOut:
         fields = provided_fields(data, skip=("tag_id",))
-        return action_out(container.management.create_action(caller, data.tag_id, fields))
+        return action_out(management.create_action(caller, data.tag_id, fields))
 
     @get("/", sync_to_thread=True, summary="List actions, of one tag or of every visible tag")
-    def list_actions(self, caller: Caller, container: Container, tag_id: str | None = None) -> ActionList:
-        actions = container.management.list_actions(caller, tag_id)
+    def list_actions(self, caller: Caller, management: ManagementApp, tag_id: str | None = None) -> ActionList:
+        actions = management.list_actions(caller, tag_id)
         return ActionList(items=[action_out(a) for a in actions])
 
     @get("/{action_id:str}", sync_to_thread=True, summary="Get an action")
-    def get_action(self, action_id: str, caller: Caller, container: Container) -> ActionOut:
-        return action_out(container.management.get_action(caller, action_id))
+    def get_action(self, action_id: str, caller: Caller, management: ManagementApp) -> ActionOut:
+        return action_out(management.get_action(caller, action_id))
 
     @patch("/{action_id:str}", sync_to_thread=True,
            summary="Change settings (editor role); archived actions answer 409")
     def update(
-        self, action_id: str, data: ActionPatch, caller: Caller, container: Container
+        self, action_id: str, data: ActionPatch, caller: Caller, management: ManagementApp
     ) -> ActionOut:
-        action = container.management.update_action(caller, action_id, provided_fields(data))
+        action = management.update_action(caller, action_id, provided_fields(data))
         return action_out(action)
 
     @post("/{action_id:str}/archive", sync_to_thread=True, status_code=200,
           summary="Archive an action (editor role)")
-    def archive(self, action_id: str, caller: Caller, container: Container) -> ActionOut:
-        return action_out(container.management.archive_action(caller, action_id))
+    def archive(self, action_id: str, caller: Caller, management: ManagementApp) -> ActionOut:
+        return action_out(management.archive_action(caller, action_id))

@@ -1,62 +1,94 @@
-"""The litestar application: routes, dependencies, the error map, OpenAPI."""
+"""The litestar application: routes, their dependencies, the error map, OpenAPI.
+
+Handlers receive narrow dependencies by name (`management`, `ingestion`, `reads`,
+`read_side_status`, `caller`, `public_url`), never the whole service; the composition root
+(adapters/bootstrap.py) builds the `HttpServices` they come from.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 from litestar import Litestar, get
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from adapters.bootstrap import Container
 from adapters.http.action_routes import ActionRoutes
-from adapters.http.auth import provide_caller, provide_container
+from adapters.http.auth import Authenticator
+from adapters.http.conversion_routes import ConversionRoutes
 from adapters.http.errors import EXCEPTION_HANDLERS
+from adapters.http.fact_routes import FactRoutes
 from adapters.http.management_routes import AccountRoutes, CampaignRoutes, TagRoutes
 from adapters.http.nul_guard import reject_nul_bytes
 from adapters.http.openapi_errors import document_error_responses
 from adapters.http.ops_routes import OPS_ROUTES, http_metrics_middleware
-from adapters.http.read_routes import FactAndConversionRoutes, ReadRoutes, provide_read_models
+from adapters.http.read_routes import ReadRoutes
 from adapters.http.schemas import Health
-from adapters.read_side import ReadModels, build_read_models
+from adapters.read_side.status import ReadSideStatus
+from application.ingestion import IngestionApp
+from application.management import ManagementApp
+from application.read_service import ReadService
+
+
+@dataclass(frozen=True)
+class HttpServices:
+    """Everything the routes use, each handed to the handlers that name it."""
+
+    admin_token: str
+    public_url: str  # where browsers reach the service: the tag snippet points there
+    management: ManagementApp
+    ingestion: IngestionApp
+    reads: ReadService
+    read_side_status: Callable[[], ReadSideStatus]
+    on_shutdown: Sequence[Callable[[], None]] = field(default=())
 
 
 @get("/health", sync_to_thread=True, tags=["operations"], summary="Liveness and store check")
-def health(container: Container) -> Health:
-    position = container.ingestion.recorder.max_notification_id() or 0
+def health(ingestion: IngestionApp) -> Health:
+    position = ingestion.recorder.max_notification_id() or 0
     return Health(status="ok", checks={"event_store": "ok", "ingestion_position": position})
 
 
-def create_app(container: Container, read_models: ReadModels | None = None) -> Litestar:
-    """The HTTP app over a built container (and read models, built here when not given)."""
-    owned = read_models is None
-    models = read_models if read_models is not None else build_read_models(container)
+def _value(value: Any) -> Provide:
+    """A dependency that is always the same object."""
+    return Provide(lambda: value, sync_to_thread=False, use_cache=True)
+
+
+def create_app(services: HttpServices) -> Litestar:
+    """The HTTP app over the services the composition root built."""
     openapi = OpenAPIConfig(
         title="convtrack", version="1.0.0",
-        description="Conversion tracking and ad attribution. Contract: shared/API.md.",
+        description="Conversion tracking and ad attribution. Contract: docs/api.md.",
         components=Components(security_schemes={
             "bearer": SecurityScheme(type="http", scheme="bearer",
                                      description="An account API key or the admin token")}),
         security=[{"bearer": []}],
         use_handler_docstrings=True,
     )
+    authenticate = Authenticator(services.admin_token, services.management)
     app = Litestar(
         route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
-                        FactAndConversionRoutes, ReadRoutes, *OPS_ROUTES],
+                        FactRoutes, ConversionRoutes, ReadRoutes, *OPS_ROUTES],
         middleware=[reject_nul_bytes, http_metrics_middleware()],
         dependencies={
-            "container": Provide(provide_container, sync_to_thread=False),
-            "caller": Provide(provide_caller, sync_to_thread=True),
-            "read_models": Provide(provide_read_models, sync_to_thread=False),
+            "caller": Provide(authenticate, sync_to_thread=True),
+            "management": _value(services.management),
+            "ingestion": _value(services.ingestion),
+            "reads": _value(services.reads),
+            "read_side_status": _value(services.read_side_status),
+            "public_url": _value(services.public_url),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
-        state=State({"container": container, "read_models": models}),
-        on_shutdown=[models.close] if owned else [],
+        on_shutdown=list(services.on_shutdown),
         debug=False,
         logging_config=None,  # adapters/logs.py configures logging once for the process
     )
-    # API.md's error body for every status an operation can answer (litestar documents only
-    # its own 400 shape); built once here, so the document is also checked at startup.
+    # The error body of docs/api.md for every status an operation can answer (litestar
+    # documents only its own 400 shape); built once here, so the document is also checked at
+    # startup.
     document_error_responses(app.openapi_schema)
     return app

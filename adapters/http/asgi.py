@@ -1,15 +1,14 @@
 """An ASGI entry point built from the environment, for multi-process servers.
 
 `uvicorn adapters.http.asgi:app --workers 2` with CONVTRACK_DATABASE_URL set: each worker
-process builds its own container on the same PostgreSQL (the applications are safe for several
+process builds its own service on the same PostgreSQL (the applications are safe for several
 writers: optimistic concurrency plus the fact-key index, ADR 0004).
 """
 
 from __future__ import annotations
 
-from adapters.bootstrap import build_container
-from adapters.http.app import create_app
+from adapters.bootstrap import build_app, build_container
 from adapters.settings import Settings, ensure_admin_token
 
 _settings = Settings.from_env()
-app = create_app(build_container(_settings, ensure_admin_token(_settings)[0]))
+app = build_app(build_container(_settings, ensure_admin_token(_settings)[0]))

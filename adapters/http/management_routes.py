@@ -7,7 +7,6 @@ from html import escape
 from litestar import Controller, Response, delete, get, patch, post
 from msgspec import UNSET
 
-from adapters.bootstrap import Container
 from adapters.http.presenters import campaign_out, debug_out, tag_out
 from adapters.http.schemas import (
     AccountOut,
@@ -30,6 +29,7 @@ from adapters.http.schemas import (
 )
 from adapters.http.strict_bodies import strict_body
 from application.access import Caller
+from application.management import ManagementApp
 
 
 class AccountRoutes(Controller):
@@ -40,8 +40,8 @@ class AccountRoutes(Controller):
     before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Create an account; its API key is shown once")
-    def create(self, data: NewAccountIn, caller: Caller, container: Container) -> AccountOut:
-        new = container.management.create_account(caller, data.name)
+    def create(self, data: NewAccountIn, caller: Caller, management: ManagementApp) -> AccountOut:
+        new = management.create_account(caller, data.name)
         return AccountOut(account_id=str(new.account.id), name=new.account.name,
                           api_key=new.api_key)
 
@@ -54,57 +54,58 @@ class TagRoutes(Controller):
     before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Create an insight tag")
-    def create_tag(self, data: NewTagIn, caller: Caller, container: Container) -> TagOut:
-        return tag_out(container.management.create_tag(caller, data.name), caller.account_id)
+    def create_tag(self, data: NewTagIn, caller: Caller, management: ManagementApp) -> TagOut:
+        return tag_out(management.create_tag(caller, data.name), caller.account_id)
 
     @get("/", sync_to_thread=True, summary="List own and shared tags")
-    def list_tags(self, caller: Caller, container: Container) -> TagList:
-        tags = container.management.list_tags(caller)
+    def list_tags(self, caller: Caller, management: ManagementApp) -> TagList:
+        tags = management.list_tags(caller)
         return TagList(items=[tag_out(t, caller.account_id) for t in tags])
 
     @get("/{tag_id:str}", sync_to_thread=True, summary="Get a tag")
-    def get_tag(self, tag_id: str, caller: Caller, container: Container) -> TagOut:
-        return tag_out(container.management.get_tag(caller, tag_id), caller.account_id)
+    def get_tag(self, tag_id: str, caller: Caller, management: ManagementApp) -> TagOut:
+        return tag_out(management.get_tag(caller, tag_id), caller.account_id)
 
     @post("/{tag_id:str}/domains", sync_to_thread=True, summary="Register a domain (admin role)")
     def add_domain(
-        self, tag_id: str, data: DomainIn, caller: Caller, container: Container
+        self, tag_id: str, data: DomainIn, caller: Caller, management: ManagementApp
     ) -> TagOut:
-        tag = container.management.register_domain(caller, tag_id, data.domain)
+        tag = management.register_domain(caller, tag_id, data.domain)
         return tag_out(tag, caller.account_id)
 
     @delete("/{tag_id:str}/domains/{domain:str}", sync_to_thread=True, status_code=200,
             summary="Remove a domain (admin role)")
     def remove_domain(
-        self, tag_id: str, domain: str, caller: Caller, container: Container
+        self, tag_id: str, domain: str, caller: Caller, management: ManagementApp
     ) -> TagOut:
-        tag = container.management.remove_domain(caller, tag_id, domain)
+        tag = management.remove_domain(caller, tag_id, domain)
         return tag_out(tag, caller.account_id)
 
     @post("/{tag_id:str}/grants", sync_to_thread=True,
           summary="Grant an account a role on the tag (admin role)")
-    def grant(self, tag_id: str, data: GrantIn, caller: Caller, container: Container) -> GrantOut:
-        role = container.management.grant_access(caller, tag_id, data.account_id, data.role)
+    def grant(self, tag_id: str, data: GrantIn, caller: Caller, management: ManagementApp) -> GrantOut:
+        role = management.grant_access(caller, tag_id, data.account_id, data.role)
         return GrantOut(account_id=data.account_id, role=role)
 
     @delete("/{tag_id:str}/grants/{account_id:str}", sync_to_thread=True, status_code=200,
             summary="Revoke an account's grant (admin role)")
     def revoke(
-        self, tag_id: str, account_id: str, caller: Caller, container: Container
+        self, tag_id: str, account_id: str, caller: Caller, management: ManagementApp
     ) -> GrantOut:
-        container.management.revoke_access(caller, tag_id, account_id)
+        management.revoke_access(caller, tag_id, account_id)
         return GrantOut(account_id=account_id, role=None)
 
     @get("/{tag_id:str}/grants", sync_to_thread=True, summary="List the tag's grants")
-    def grants(self, tag_id: str, caller: Caller, container: Container) -> GrantList:
-        grants = container.management.list_grants(caller, tag_id)
+    def grants(self, tag_id: str, caller: Caller, management: ManagementApp) -> GrantList:
+        grants = management.list_grants(caller, tag_id)
         return GrantList(items=[GrantOut(a, r) for a, r in grants.items()])
 
     @get("/{tag_id:str}/snippet", sync_to_thread=True, media_type="text/html",
          summary="The HTML snippet to paste into every page")
-    def snippet(self, tag_id: str, caller: Caller, container: Container) -> Response[str]:
-        tag = container.management.get_tag(caller, tag_id)
-        base = escape(container.settings.base_url, quote=True)
+    def snippet(self, tag_id: str, caller: Caller, management: ManagementApp, public_url: str
+                ) -> Response[str]:
+        tag = management.get_tag(caller, tag_id)
+        base = escape(public_url, quote=True)
         tid = escape(str(tag.id), quote=True)
         html = (f"<!-- convtrack insight tag: {escape(tag.name)} -->\n"
                 f'<script async src="{base}/insight.js" data-tid="{tid}"></script>\n')
@@ -112,8 +113,8 @@ class TagRoutes(Controller):
 
     @post("/{tag_id:str}/debug", sync_to_thread=True, status_code=200,
           summary="Which actions a URL would fire, and why each other would not")
-    def debug(self, tag_id: str, data: DebugIn, caller: Caller, container: Container) -> DebugOut:
-        return debug_out(container.management.debug_url(caller, tag_id, data.url))
+    def debug(self, tag_id: str, data: DebugIn, caller: Caller, management: ManagementApp) -> DebugOut:
+        return debug_out(management.debug_url(caller, tag_id, data.url))
 
 
 class CampaignRoutes(Controller):
@@ -124,25 +125,25 @@ class CampaignRoutes(Controller):
     before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Create a campaign")
-    def create_campaign(self, data: NewCampaignIn, caller: Caller, container: Container) -> CampaignOut:
-        campaign = container.management.create_campaign(caller, data.name, data.type,
+    def create_campaign(self, data: NewCampaignIn, caller: Caller, management: ManagementApp) -> CampaignOut:
+        campaign = management.create_campaign(caller, data.name, data.type,
                                                         data.status)
         return campaign_out(campaign)
 
     @get("/", sync_to_thread=True, summary="List the account's campaigns")
-    def list_campaigns(self, caller: Caller, container: Container) -> CampaignList:
-        campaigns = container.management.list_campaigns(caller)
+    def list_campaigns(self, caller: Caller, management: ManagementApp) -> CampaignList:
+        campaigns = management.list_campaigns(caller)
         return CampaignList(items=[campaign_out(c) for c in campaigns])
 
     @get("/{campaign_id:str}", sync_to_thread=True, summary="Get a campaign")
-    def get_campaign(self, campaign_id: str, caller: Caller, container: Container) -> CampaignOut:
-        return campaign_out(container.management.get_campaign(caller, campaign_id))
+    def get_campaign(self, campaign_id: str, caller: Caller, management: ManagementApp) -> CampaignOut:
+        return campaign_out(management.get_campaign(caller, campaign_id))
 
     @patch("/{campaign_id:str}", sync_to_thread=True, summary="Rename or change status")
     def update(
-        self, campaign_id: str, data: CampaignPatch, caller: Caller, container: Container
+        self, campaign_id: str, data: CampaignPatch, caller: Caller, management: ManagementApp
     ) -> CampaignOut:
-        campaign = container.management.update_campaign(
+        campaign = management.update_campaign(
             caller, campaign_id, name=None if data.name is UNSET else data.name,
             status=None if data.status is UNSET else data.status)
         return campaign_out(campaign)
@@ -150,9 +151,9 @@ class CampaignRoutes(Controller):
     @post("/{campaign_id:str}/spend", sync_to_thread=True,
           summary="Record a day's spend (the last record for a day wins)")
     def spend(
-        self, campaign_id: str, data: SpendIn, caller: Caller, container: Container
+        self, campaign_id: str, data: SpendIn, caller: Caller, management: ManagementApp
     ) -> SpendOut:
-        container.management.record_spend(caller, campaign_id, data.day, data.amount_minor,
+        management.record_spend(caller, campaign_id, data.day, data.amount_minor,
                                           data.currency)
         return SpendOut(campaign_id=campaign_id, day=data.day, amount_minor=data.amount_minor,
                         currency=data.currency)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -9,11 +10,11 @@ from litestar import Response, get
 from litestar.middleware.base import DefineMiddleware
 from litestar.plugins.prometheus import PrometheusConfig
 
-from adapters.bootstrap import Container
 from adapters.metrics import render_metrics
-from adapters.nats.status import ReadSideStatus, SourceLag, get_read_side_status, refresh_gauges
-from adapters.read_side import ReadModels
+from adapters.read_side.status import ReadSideStatus, SourceLag, refresh_gauges
 from application.access import Caller
+
+ReadSideStatusSource = Callable[[], ReadSideStatus]
 
 
 class SourceLagOut(msgspec.Struct):
@@ -54,19 +55,18 @@ def projections_out(status: ReadSideStatus) -> ProjectionsOut:
 
 @get("/v1/projections", sync_to_thread=True, tags=["operations"],
      summary="Store position, each projection's position, lag, status and parked events")
-def list_projections(caller: Caller, container: Container, read_models: ReadModels
-                     ) -> ProjectionsOut:
+def list_projections(caller: Caller, read_side_status: ReadSideStatusSource) -> ProjectionsOut:
     """`store_position` and `position` are sums over both source logs; `lag` is the
     number of events recorded but not yet applied (0: every earlier write is visible);
     `sources` gives the same per application, `relay` how far the relay has published."""
-    return projections_out(get_read_side_status(container, read_models.projections))
+    return projections_out(read_side_status())
 
 
 @get("/metrics", sync_to_thread=True, tags=["operations"], security=[],
      summary="Prometheus metrics", media_type="text/plain")
-def metrics(container: Container, read_models: ReadModels) -> Response[bytes]:
+def metrics(read_side_status: ReadSideStatusSource) -> Response[bytes]:
     """Facts by outcome, relay and consumer lag, parked events, projection latency, HTTP."""
-    refresh_gauges(get_read_side_status(container, read_models.projections))
+    refresh_gauges(read_side_status())
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)
 

@@ -6,8 +6,10 @@ import base64
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 
 import msgspec
+from litestar.params import Parameter
 
 from adapters.http.errors import BadRequest
 from adapters.http.read_schemas import (
@@ -24,10 +26,18 @@ from adapters.http.read_schemas import (
 from adapters.http.schemas import MoneyOut
 from application.fact_ledger import DuplicateEntry
 from domain.attribution import ActionRules, Credit
+from domain.member_timeline import conversion_scope
 from domain.values import Money
-from projections.attribution_view import ConversionRecord
-from projections.explanation import Explanation
+from projections.attribution.records import ConversionRecord
+from projections.attribution.explanation import Explanation
 from projections.reporting import GROUP_KEYS, ReportRow
+
+# The read endpoints' shared query parameters.
+MAX_PAGE = 1000
+Limit = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="Page size (default 100)")]
+From = Annotated[str | None, Parameter(query="from", description="RFC 3339 time or YYYY-MM-DD")]
+To = Annotated[str | None, Parameter(query="to", description="RFC 3339 time or YYYY-MM-DD "
+                                                            "(a day includes all of it)")]
 
 
 def bad_parameter(field: str, detail: str) -> BadRequest:
@@ -135,7 +145,7 @@ def explanation_out(explanation: Explanation, duplicates: list[DuplicateEntry]) 
                      _utc(v.touch.occurred_at), v.verdict, v.detail)
         for v in explanation.attribution.candidates]
     ledger = LedgerOut(
-        scope=f"conversion:{record.tag_id}",
+        scope=conversion_scope(record.tag_id),
         recorded=LedgerCopyOut(record.source, _utc(record.recorded_at)),
         duplicates=[LedgerCopyOut(d.source, _utc(d.received_at), d.payload) for d in duplicates])
     return ExplanationOut(

@@ -14,7 +14,7 @@ import msgspec
 
 from domain.attribution import ActionRules, Credit, Touch
 from domain.values import Money
-from projections.attribution_view import CampaignState, ConversionRecord, Outcome
+from projections.attribution.records import CampaignState, ConversionRecord, Outcome
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -72,10 +72,8 @@ class RowDecoder:
         found = self._rules.get(text)
         if found is None:
             data = _decode(text)
-            found = ActionRules(data["action_id"], data["click_window_days"],
-                                data["view_window_days"], data["counting"], data["attribution"],
-                                frozenset(data["campaign_ids"]), data["value_mode"],
-                                Money.from_dict(data["value"]))
+            # rules_json writes the settings' own names, so the domain's one mapping reads them.
+            found = ActionRules.from_settings(data["action_id"], data)
             self._rules[text] = found
         return found
 

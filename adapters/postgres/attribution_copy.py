@@ -21,7 +21,7 @@ from adapters.postgres.attribution_codec import (
     rules_json,
 )
 from domain.attribution import ActionRules, Touch
-from projections.attribution_view import ConversionRecord, credit_rows
+from projections.attribution.records import ConversionRecord, credit_rows
 
 MEMBER_NAMES = ("timeline_id", "member_id")
 TOUCH_NAMES = ("timeline_id", "event_id", "campaign_id", "kind", "occurred_at", "seq")

@@ -9,21 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
 from adapters.postgres.attribution_codec import RowDecoder
-from projections.attribution_view import (
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,
     CampaignState,
     MemberFacts,
 )
-
-if TYPE_CHECKING:
-    from adapters.postgres.attribution_store import PostgresAttributionView
 
 _UUID_LIST = re.compile(r"[0-9a-fA-F,-]*")
 
@@ -35,11 +32,34 @@ def uuid_array(ids: list[str]) -> str | list[str]:
     return "{" + text + "}" if _UUID_LIST.fullmatch(text) else ids
 
 
+class AttributionTables(Protocol):
+    """What a session asks of its store (adapters/postgres/attribution_store.py): the tables'
+    SQL, the tracking rows, and the reads and writes one batch makes."""
+
+    def sql(self, query: str) -> sql.Composed: ...
+
+    def lock_positions(self, conn: Connection[Any]) -> dict[str, int]: ...
+
+    def read_positions(self, conn: Connection[Any]) -> dict[str, int]: ...
+
+    def save_positions(self, conn: Connection[Any], positions: Mapping[str, int]) -> None: ...
+
+    def fetch_actions(self, conn: Connection[Any], action_ids: Iterable[str]
+                      ) -> dict[str, ActionState]: ...
+
+    def fetch_campaigns(self, conn: Connection[Any], campaign_ids: Iterable[str]
+                        ) -> dict[str, CampaignState]: ...
+
+    def fetch_facts(self, conn: Connection[Any], timeline_ids: list[str], decoder: RowDecoder,
+                    *, with_conversions_only: bool = False) -> dict[str, MemberFacts]: ...
+
+    def write(self, conn: Connection[Any], changes: AttributionChanges) -> None: ...
+
 
 class PostgresAttributionSession(AttributionSession):
     """A batch's reads and save on one connection, inside the caller's transaction."""
 
-    def __init__(self, store: PostgresAttributionView, conn: Connection, *,
+    def __init__(self, store: AttributionTables, conn: Connection, *,
                  lock: bool = True) -> None:
         self.store = store
         self.conn = conn

@@ -38,7 +38,7 @@ from adapters.postgres.attribution_copy import (
 from adapters.postgres.attribution_session import PostgresAttributionSession, uuid_array
 from adapters.postgres.tracking_store import PostgresTracking
 from domain.attribution import Touch
-from projections.attribution_view import (
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,

@@ -16,8 +16,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg import sql
 
-from adapters.bootstrap import Container, build_container
-from adapters.http.app import create_app
+from adapters.bootstrap import Container, build_app, build_container
 from adapters.settings import Settings
 
 
@@ -30,7 +29,7 @@ def app_in_own_schema(
     settings = Settings(database_url=database_url, database_schema=schema, pool_size=2)
     container = build_container(settings, admin_token)
     try:
-        with TestClient(create_app(container)) as client:
+        with TestClient(build_app(container)) as client:
             yield client, container
     finally:
         container.close()

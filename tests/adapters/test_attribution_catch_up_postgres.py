@@ -11,12 +11,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from adapters.bootstrap import Container
+from adapters.bootstrap import Container, ReadModels
 from adapters.postgres.event_log import fast_sources
-from adapters.read_side import ReadModels, event_sources
-from projections import attribution_members
-from projections.attribution_pipeline import PipelineConflict
-from projections.catch_up import catch_up, read_envelopes
+from projections.attribution import members as attribution_members
+from adapters.read_side.pipelined_catch_up import PipelineConflict, apply_pipelined
+from adapters.read_side.catch_up import catch_up, read_envelopes
 from tests.adapters.test_read_models_postgres import everything, outcomes
 from tests.projections.varied_world import build_varied_world
 from tests.projections.world import World
@@ -61,7 +60,7 @@ def test_the_fast_pipelined_catch_up_equals_the_library_path_one_batch_at_a_time
 ) -> None:
     if members_kept is not None:  # members created in the catch-up, then forgotten
         monkeypatch.setattr(attribution_members, "DEFAULT_LIMIT", members_kept)
-    library = event_sources(pg_container)
+    library = pg_container.sources
     catch_up(read_models.attribution, library, batch_size, fast=False, pipelined=False)
     expected = model(database_url, pg_schema, read_models, varied)
     assert len(expected["conversions"]) > 30 and len(expected["touches"]) > 20
@@ -76,7 +75,7 @@ def test_a_pipelined_catch_up_that_meets_another_writer_goes_on_batch_by_batch(
     pg_schema: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, "convtrack.projections")
-    library = event_sources(pg_container)
+    library = pg_container.sources
     catch_up(read_models.attribution, library, 1000, pipelined=False)
     expected = model(database_url, pg_schema, read_models, varied)
     rebuild(database_url, pg_schema)
@@ -102,7 +101,7 @@ def test_a_pipelined_catch_up_stops_writing_at_the_first_conflict(
     pg_container: Container, read_models: ReadModels, varied: World,
 ) -> None:
     projection = read_models.attribution
-    sources = fast_sources(event_sources(pg_container))
+    sources = fast_sources(pg_container.sources)
     pages = [read_envelopes(name, app, 0, 1000) for name, app in sources.items()]
     first_facts = read_envelopes("ingestion", sources["ingestion"], 0, 10)
 
@@ -113,5 +112,5 @@ def test_a_pipelined_catch_up_stops_writing_at_the_first_conflict(
         yield pages[1]
 
     with pytest.raises(PipelineConflict):
-        projection.apply_pages(interfering())
+        apply_pipelined(projection, interfering())
     assert projection.tracked_positions()["ingestion"] == first_facts[-1].position

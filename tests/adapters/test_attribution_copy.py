@@ -17,7 +17,7 @@ from adapters.postgres.attribution_copy import (
 )
 from domain.attribution import ActionRules, Credit, Touch
 from domain.values import Money
-from projections.attribution_view import ConversionRecord, Outcome, credit_rows
+from projections.attribution.records import ConversionRecord, Outcome, credit_rows
 
 AT = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
 RULES = ActionRules("a1", 30, 1, "one", "last_touch_each_campaign", frozenset({"c1", "c\\2"}),

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from adapters.bootstrap import build_container
-from adapters.http.app import create_app
+from adapters.bootstrap import build_app, build_container
 from adapters.settings import Settings
 from domain.values import CATEGORIES
 
@@ -23,7 +22,7 @@ def document() -> Iterator[Document]:
     """The served document (in-memory stores suffice: it does not depend on data)."""
     container = build_container(Settings(), "admin_document_token")
     try:
-        with TestClient(create_app(container)) as client:
+        with TestClient(build_app(container)) as client:
             response = client.get("/schema/openapi.json")
             assert response.status_code == 200
             yield response.json()

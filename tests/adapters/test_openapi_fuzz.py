@@ -29,9 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from adapters.bootstrap import build_container
-from adapters.http.app import create_app
-from adapters.read_side import build_read_models
+from adapters.bootstrap import build_app, build_container, build_read_models
 from adapters.settings import Settings
 from application.access import Caller
 from application.facts import ConversionIn, TouchIn
@@ -57,7 +55,7 @@ def fuzzed(database_url: str) -> Iterator[Fuzzed]:
     read_models = build_read_models(container)
     try:
         key, ids = _populate(container)
-        app = create_app(container, read_models)
+        app = build_app(container, read_models)
         yield Fuzzed(schemathesis.openapi.from_asgi("/schema/openapi.json", app), key, ids)
     finally:
         read_models.close()
@@ -101,7 +99,7 @@ def documented_operations() -> list[tuple[str, str]]:
     """
     container = build_container(Settings(), ADMIN_TOKEN)
     try:
-        document = create_app(container).openapi_schema.to_schema()
+        document = build_app(container).openapi_schema.to_schema()
     finally:
         container.close()
     return [(method.upper(), path) for path, operations in sorted(document["paths"].items())

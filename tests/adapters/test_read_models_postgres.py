@@ -7,13 +7,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from adapters.bootstrap import Container
-from adapters.read_side import ReadModels, event_sources
+from adapters.bootstrap import Container, ReadModels
 from domain.values import Money
-from projections.attribution import AttributionProjection
-from projections.attribution_view import ConversionFilter, ConversionRecord
+from projections.attribution.projection import AttributionProjection
+from projections.attribution.records import ConversionFilter, ConversionRecord
 from projections.audit import AuditFilter
-from projections.catch_up import catch_up as drive, read_envelopes
+from adapters.read_side.catch_up import catch_up as drive, read_envelopes
 from projections.memory_views import InMemoryAttributionView
 from projections.reporting import ReportRequest
 from tests.projections.world import World, days
@@ -82,7 +81,7 @@ def test_postgresql_gives_what_the_in_memory_view_gives(
         world.convert(member, purchase, world.now - days(8 - i), Money(100 + i, "EUR"))
     catch_up()
     memory = InMemoryAttributionView()  # the same events, in other batches, into memory
-    drive(AttributionProjection(memory), event_sources(pg_container), 5)
+    drive(AttributionProjection(memory), pg_container.sources, 5)
     assert outcomes(everything(read_models, world)) == outcomes(
         {k: v for k, v in memory.conversions.items()})
 
@@ -113,7 +112,7 @@ def test_redelivered_batches_change_nothing_in_postgresql(
     world.click("m1", c1, world.now - days(1))
     world.convert("m1", action, world.now)
     projection = read_models.attribution
-    batches = [read_envelopes(n, app, 0, 1000) for n, app in event_sources(pg_container).items()]
+    batches = [read_envelopes(n, app, 0, 1000) for n, app in pg_container.sources.items()]
     for batch in batches * 3:
         projection.process_batch(batch)
     assert len(credit_rows(database_url, pg_schema)) == 1

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.bootstrap import build_container
-from adapters.read_side import build_read_models, catch_up_from_store
+from adapters.bootstrap import build_container, build_read_models, catch_up_from_store
 from adapters.settings import Settings
-from projections.attribution_view import ConversionFilter
+from projections.attribution.records import ConversionFilter
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.world import World, days
 

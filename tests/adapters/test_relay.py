@@ -12,11 +12,10 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from adapters.bootstrap import Container
 from adapters.metrics import RELAY_DUPLICATES, RELAY_LEADER
-from adapters.nats.envelope import APPLICATION, MSG_ID, POSITION, sources_of
-from adapters.nats.listen import Wakeup, listen
-from adapters.nats.relay import Relay
-from adapters.nats.relay_lease import RelayLease
-from adapters.nats.state import read_side_state
+from adapters.nats.envelope import APPLICATION, MSG_ID, POSITION
+from adapters.postgres.listen import Wakeup, listen
+from adapters.read_side.relay import Relay
+from adapters.postgres.relay_lease import RelayLease
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
 from tests.adapters.read_side_support import record_touches, store_positions
@@ -28,7 +27,7 @@ class Killed(BaseException):
 
 def relay_for(container: Container, js: JetStreamContext, topology: Topology,
               poll: float = 0.05, cls: type[Relay] = Relay) -> Relay:
-    return cls(sources_of(container), read_side_state(container), js, topology, Wakeup(poll),
+    return cls(container.sources, container.state, js, topology, Wakeup(poll),
                page_size=100)
 
 
@@ -76,7 +75,7 @@ async def test_every_event_is_published_once_in_log_order_and_the_position_recor
     assert (f"{read_side_topology.root}.member_timeline.impression_recorded", "ingestion",
             heads["ingestion"], f"ingestion:{heads['ingestion']}") in messages
     assert messages[0][0] == f"{read_side_topology.root}.account.created"
-    assert read_side_state(pg_container).relay_positions() == heads
+    assert pg_container.state.relay_positions() == heads
 
 
 class DiesBeforeRecording(Relay):
@@ -93,7 +92,7 @@ async def test_a_relay_killed_before_recording_republishes_and_jetstream_drops_t
         await doomed.run()
     except Killed:
         pass
-    assert read_side_state(pg_container).relay_positions() == {}
+    assert pg_container.state.relay_positions() == {}
 
     await relay_until_caught_up(relay_for(pg_container, jetstream, read_side_topology),
                                 pg_container)
@@ -134,9 +133,9 @@ async def test_the_relay_wakes_on_notify_long_before_its_poll_interval(
         database_url: str) -> None:
     await ensure_stream(jetstream, read_side_topology)
     wakeup = Wakeup(poll_interval=30.0)
-    relay = Relay(sources_of(pg_container), read_side_state(pg_container), jetstream,
+    relay = Relay(pg_container.sources, pg_container.state, jetstream,
                   read_side_topology, wakeup)
-    channels = [app.recorder.channel_name for app in sources_of(pg_container).values()]
+    channels = [app.recorder.channel_name for app in pg_container.sources.values()]
     listener = asyncio.create_task(listen(database_url, channels, wakeup))
     runner = asyncio.create_task(relay.run())
     try:
@@ -157,7 +156,7 @@ async def test_of_two_relays_on_one_schema_one_publishes_and_the_other_takes_ove
         pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
         database_url: str, pg_schema: str) -> None:
     await ensure_stream(jetstream, read_side_topology)
-    relays = [Relay(sources_of(pg_container), read_side_state(pg_container), jetstream,
+    relays = [Relay(pg_container.sources, pg_container.state, jetstream,
                     read_side_topology, Wakeup(0.05), page_size=100, lease_check=0.1,
                     lease=RelayLease(database_url, pg_schema)) for _ in range(2)]
     duplicates = RELAY_DUPLICATES.labels("ingestion")._value.get()
@@ -185,7 +184,7 @@ async def test_of_two_relays_on_one_schema_one_publishes_and_the_other_takes_ove
 
 
 async def until_relayed(container: Container, timeout: float = 20) -> None:
-    state = read_side_state(container)
+    state = container.state
     deadline = time.monotonic() + timeout
     while await asyncio.to_thread(state.relay_positions) != store_positions(container):
         assert time.monotonic() < deadline, "the events were not relayed"

@@ -8,7 +8,7 @@ import psycopg
 
 from adapters.bootstrap import Container
 from adapters.postgres.statistics import LOCK_CLASS, StatisticsKeeper
-from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 from tests.adapters.read_side_support import record_touches
 
 
@@ -82,7 +82,7 @@ def test_the_read_side_analyses_the_tables_it_needs_even_while_nats_is_unreachab
     without_autovacuum(database_url, pg_schema)
     record_touches(pg_container, 1500, per_batch=500)
     # Nothing listens on this port: the relay and workers wait for NATS, statistics do not.
-    runtime = ReadSideRuntime(pg_container, [], "nats://127.0.0.1:1", ReadSideOptions(
+    runtime = ReadSideRuntime(pg_container.read_side, [], "nats://127.0.0.1:1", ReadSideOptions(
         statistics_interval=0.2)).start()
     try:
         deadline = time.monotonic() + 10

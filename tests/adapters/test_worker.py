@@ -11,19 +11,17 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from adapters.bootstrap import Container, build_container
+from adapters.bootstrap import Container, build_container, build_read_models
 from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS
-from adapters.nats.envelope import sources_of, to_message
-from adapters.nats.listen import Wakeup
-from adapters.nats.relay import Relay
-from adapters.nats.state import read_side_state
-from adapters.nats.store_reader import StoreReader
+from adapters.nats.envelope import to_message
+from adapters.postgres.listen import Wakeup
+from adapters.read_side.relay import Relay
+from adapters.read_side.store_reader import StoreReader
 from adapters.nats.stream import ensure_stream
-from adapters.nats.status import get_read_side_status
+from adapters.read_side.status import get_read_side_status
 from adapters.nats.subjects import Topology
-from adapters.nats.worker import ProjectionWorker, WorkerOptions
-from adapters.read_side import build_read_models
-from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.worker import ProjectionWorker, WorkerOptions
+from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 from adapters.settings import Settings
 from tests.adapters.read_side_support import (
     CountingProjection,
@@ -52,8 +50,8 @@ async def stream(jetstream: JetStreamContext, read_side_topology: Topology) -> A
 
 def worker_for(container: Container, projection: CountingProjection, js: JetStreamContext,
                topology: Topology, options: WorkerOptions = FAST) -> ProjectionWorker:
-    return ProjectionWorker(projection, StoreReader(sources_of(container)),
-                            js, topology, read_side_state(container), options)
+    return ProjectionWorker(projection, StoreReader(container.sources),
+                            js, topology, container.state, options)
 
 
 async def until(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:
@@ -70,7 +68,7 @@ def caught_up(container: Container, projection: CountingProjection) -> Callable[
 async def test_a_live_worker_applies_every_relayed_event_once_in_log_order(
         pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
         stream: None, counting: CountingProjection) -> None:
-    relay = Relay(sources_of(pg_container), read_side_state(pg_container), jetstream,
+    relay = Relay(pg_container.sources, pg_container.state, jetstream,
                   read_side_topology, Wakeup(0.05), page_size=50)
     worker = worker_for(pg_container, counting, jetstream, read_side_topology)
     nats_before = PROJECTION_EVENTS.labels("counting", "nats")._value.get()
@@ -89,7 +87,7 @@ async def test_a_live_worker_applies_every_relayed_event_once_in_log_order(
         positions = [p for a, p in counting.applied() if a == application]
         assert positions == sorted(positions)
     assert PROJECTION_EVENTS.labels("counting", "nats")._value.get() - nats_before >= 300
-    assert read_side_state(pg_container).list_workers()["counting"].status == "stopped"
+    assert pg_container.state.list_workers()["counting"].status == "stopped"
 
 
 async def test_a_message_nats_never_delivered_is_read_from_the_store(
@@ -125,7 +123,7 @@ async def test_a_message_nats_never_delivered_is_read_from_the_store(
 async def test_a_worker_far_behind_catches_up_from_the_store_then_follows_nats(
         pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
         stream: None, counting: CountingProjection) -> None:
-    relay = Relay(sources_of(pg_container), read_side_state(pg_container), jetstream,
+    relay = Relay(pg_container.sources, pg_container.state, jetstream,
                   read_side_topology, Wakeup(0.05), page_size=200)
     relay_task = asyncio.create_task(relay.run())
     worker = worker_for(pg_container, counting, jetstream, read_side_topology,
@@ -158,7 +156,7 @@ async def test_a_worker_far_behind_catches_up_from_the_store_then_follows_nats(
 async def test_a_poison_event_met_in_a_store_catch_up_is_parked_and_the_rest_applied(
         pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
         stream: None, database_url: str, pg_schema: str) -> None:
-    # The fast catch-up (projections.catch_up) stops at the failing page; the worker goes on
+    # The fast catch-up (adapters.read_side.catch_up) stops at the failing page; the worker goes on
     # page by page through the applier, which retries and parks the culprit.
     await asyncio.to_thread(record_touches, pg_container, 400, per_batch=100)
     poison_at = store_positions(pg_container)["ingestion"] // 2
@@ -187,15 +185,15 @@ def test_the_read_side_runs_on_the_in_memory_store_by_polling(nats_url: str) -> 
     models = build_read_models(container)
     token = uuid.uuid4().hex[:10]
     topology = Topology(stream=f"MEMORY_{token.upper()}", root=f"memory_{token}")
-    runtime = ReadSideRuntime(container, models, nats_url,
+    runtime = ReadSideRuntime(container.read_side, models.projections, nats_url,
                               ReadSideOptions(topology=topology, worker=FAST)).start()
     try:
         record_touches(container, 50)
         wait_until(lambda: all(p.tracked_positions() == store_positions(container)
                                for p in models.projections), 20, "the in-memory projections")
         wait_until(lambda: {p.status for p in get_read_side_status(
-            container, models.projections).projections} == {"live"}, 10, "live workers")
-        status = get_read_side_status(container, models.projections)
+            container.sources, container.state, models.projections).projections} == {"live"}, 10, "live workers")
+        status = get_read_side_status(container.sources, container.state, models.projections)
         assert {s.lag for s in status.relay.values()} == {0}
     finally:
         runtime.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.nats.ordering import fresh_by_application, holes, in_log_order
+from adapters.read_side.ordering import fresh_by_application, holes, in_log_order
 from projections.base import Envelope
 
 

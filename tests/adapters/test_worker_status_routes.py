@@ -9,7 +9,6 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from adapters.bootstrap import Container
-from adapters.nats.state import read_side_state
 from tests.adapters.read_side_support import store_positions
 
 
@@ -42,7 +41,7 @@ def test_projections_report_the_store_position_and_each_projections_lag(
         "store_position": heads["ingestion"], "position": 0, "lag": heads["ingestion"]}
 
     catch_up()
-    read_side_state(pg_container).report_worker("attribution", "live")
+    pg_container.state.report_worker("attribution", "live")
     after = client.get("/v1/projections", headers=admin_headers).json()
     for projection in after["projections"]:
         assert (projection["lag"], projection["position"]) == (0, sum(heads.values()))

@@ -18,6 +18,7 @@ from domain.conversion_action import (
     ActionArchived,
     ActionSettings,
     ConversionAction,
+    merge_settings,
 )
 from domain.validation import Invalid
 
@@ -233,3 +234,18 @@ def test_replaying_the_events_rebuilds_the_same_action() -> None:
 def test_settings_survive_a_round_trip_through_plain_data() -> None:
     original = settings(value=(5, "JPY"), campaign_ids=("a", "b"))
     assert ActionSettings.from_dict(original.as_dict()) == original
+
+
+def test_a_settings_change_overrides_only_the_settings_it_names() -> None:
+    before = settings().as_dict()
+    merged = merge_settings(before, {"click_window_days": 90, "view_window_days": 1})
+    assert merged == before | {"click_window_days": 90, "view_window_days": 1}
+    assert before["click_window_days"] == 30  # the settings it was given are left as they were
+    # The aggregate applies its change events by the same merge that the read side uses.
+    action = new_action()
+    action.change(settings(name="Buy now", click_window_days=90), actor="account:a",
+                  occurred_at=T1)
+    state = new_action().settings.as_dict()
+    for changed in pending(action)[1:]:
+        state = merge_settings(state, changed.changes)
+    assert state == action.settings.as_dict()

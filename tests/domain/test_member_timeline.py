@@ -11,7 +11,12 @@ from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from domain.member_timeline import MemberOptedOut, MemberTimeline, timeline_id
+from domain.member_timeline import (
+    MemberOptedOut,
+    MemberTimeline,
+    conversion_scope,
+    timeline_id,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -152,3 +157,11 @@ def test_a_timeline_resumed_from_its_head_continues_where_the_history_ends(
         convert(resumed)
         (conversion,) = pending(resumed)
         assert conversion.originator_version == history.version + 1
+
+
+def test_a_conversion_is_idempotent_within_its_tag() -> None:
+    # The same event_id is one conversion within a tag and another one in another tag.
+    assert conversion_scope("tag-1") == conversion_scope("tag-1")
+    assert conversion_scope("tag-1") != conversion_scope("tag-2")
+    # The scope is stored in the duplicate ledger and shown by explanations: it never changes.
+    assert conversion_scope("tag-1") == "conversion:tag-1"

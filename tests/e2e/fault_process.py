@@ -16,8 +16,8 @@ import os
 from collections.abc import Sequence
 
 from adapters.bootstrap import build_container
-from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime, run_worker
-from adapters.nats.worker import WorkerOptions
+from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime, run_worker
+from adapters.read_side.worker import WorkerOptions
 from adapters.settings import Settings
 from projections.base import Envelope
 from tests.adapters.read_side_support import CountingProjection
@@ -47,14 +47,14 @@ def main() -> None:
     container = build_container(Settings(database_url=args.database_url,
                                          database_schema=args.schema, pool_size=2), "unused")
     if args.role == "relay":
-        runtime = ReadSideRuntime(container, [], args.nats_url,
+        runtime = ReadSideRuntime(container.read_side, [], args.nats_url,
                                   ReadSideOptions(relay=True, workers=False, relay_page_size=200))
         runtime.start()
         runtime.join()
         return
     cls = DiesAfterCommit if args.die_after_commit else CountingProjection
     projection = cls(args.database_url, args.schema)
-    run_worker(container, [projection], args.nats_url,
+    run_worker(container.read_side, [projection], args.nats_url,
                options=ReadSideOptions(relay=False, worker=WORKER_OPTIONS))
 
 

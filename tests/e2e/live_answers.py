@@ -12,8 +12,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg import sql
 
-from adapters.bootstrap import Container
-from adapters.http.app import create_app
+from adapters.bootstrap import Container, build_app
 from tests.adapters.read_side_support import wait_until
 from tests.e2e.live_stack import rebuilt
 
@@ -82,7 +81,7 @@ def rebuilt_answers(container: Container, callers: dict[str, dict[str, str]],
                     explanations: bool = True) -> dict[str, dict[str, Any]]:
     """The read API's answers to each caller over read models rebuilt from the event store."""
     with rebuilt(container) as (twin, read_models), \
-            TestClient(create_app(twin, read_models)) as client:
+            TestClient(build_app(twin, read_models)) as client:
         status = projections_status(client, next(iter(callers.values())))
         assert all(p["lag"] == 0 for p in status["projections"]), status
         return {name: read_answers(client, headers, explanations)

@@ -22,17 +22,20 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg import sql
 
-from adapters.bootstrap import Container, build_container
-from adapters.http.app import create_app
-from adapters.nats.envelope import sources_of
-from adapters.nats.listen import Wakeup
-from adapters.nats.relay import Relay
-from adapters.nats.state import read_side_state
+from adapters.bootstrap import (
+    Container,
+    ReadModels,
+    build_app,
+    build_container,
+    build_read_models,
+    catch_up_from_store,
+)
+from adapters.postgres.listen import Wakeup
+from adapters.read_side.relay import Relay
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
-from adapters.nats.worker import WorkerOptions
-from adapters.read_side import ReadModels, build_read_models, catch_up_from_store
-from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.worker import WorkerOptions
+from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 from adapters.settings import Settings
 from tests.adapters.read_side_support import wait_until
 
@@ -73,7 +76,8 @@ def drop_stream(nats_url: str, topology: Topology) -> None:
 def start_read_side(container: Container, read_models: ReadModels, nats_url: str,
                     options: ReadSideOptions = LIVE_OPTIONS) -> ReadSideRuntime:
     """The relay and both workers, started and waited for until every worker is live."""
-    runtime = ReadSideRuntime(container, read_models, nats_url, options).start()
+    runtime = ReadSideRuntime(container.read_side, read_models.projections, nats_url,
+                              options).start()
     expected = len(read_models.projections)
     wait_until(lambda: len(runtime.workers) == expected
                and all(w.status == "live" for w in runtime.workers), 20, "the workers to go live")
@@ -92,8 +96,8 @@ def relay_one_log(container: Container, nats_url: str, application: str) -> int:
             js = connection.jetstream()
             topology = Topology.for_schema(container.settings.database_schema)
             await ensure_stream(js, topology)
-            state = read_side_state(container)
-            relay = Relay({application: sources_of(container)[application]}, state, js,
+            state = container.state
+            relay = Relay({application: container.sources[application]}, state, js,
                           topology, Wakeup(0.1), page_size=LIVE_OPTIONS.relay_page_size)
             relay.positions = {application: state.relay_positions().get(application, 0)}
             published = 0
@@ -127,7 +131,7 @@ def stack(database_url: str, nats_url: str, admin_token: str) -> Iterator[Stack]
     runtime = None
     try:
         runtime = start_read_side(container, read_models, nats_url)
-        with TestClient(create_app(container, read_models)) as client:
+        with TestClient(build_app(container, read_models)) as client:
             yield Stack(schema, container, read_models, runtime, client)
     finally:
         if runtime is not None:

@@ -22,14 +22,13 @@ from nats.js.api import ConsumerInfo
 
 from adapters.bootstrap import Container
 from adapters.metrics import PROJECTION_GAP_FILLS
-from adapters.nats.envelope import MSG_ID, sources_of, to_message
-from adapters.nats.listen import Wakeup
-from adapters.nats.relay import Relay
-from adapters.nats.state import read_side_state
-from adapters.nats.status import get_read_side_status
+from adapters.nats.envelope import MSG_ID, to_message
+from adapters.postgres.listen import Wakeup
+from adapters.read_side.relay import Relay
+from adapters.read_side.status import get_read_side_status
 from adapters.nats.subjects import Topology
 from adapters.runtime.embedded_nats import EmbeddedNats
-from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 from tests.adapters.read_side_support import (
     CountingProjection,
     ensure_campaign,
@@ -67,7 +66,7 @@ async def _drop_stream(url: str, topology: Topology) -> None:
 
 def runtime(container: Container, projections: Sequence[CountingProjection], url: str, *,
             relay: bool = True, workers: bool = True) -> ReadSideRuntime:
-    return ReadSideRuntime(container, projections, url, ReadSideOptions(
+    return ReadSideRuntime(container.read_side, projections, url, ReadSideOptions(
         relay=relay, workers=workers, worker=WORKER_OPTIONS, relay_page_size=100)).start()
 
 
@@ -130,8 +129,8 @@ def test_a_worker_killed_between_its_write_and_its_ack_counts_nothing_twice(
     doomed = survivor = None
     try:
         doomed = spawn("worker", database_url, pg_schema, nats_url, "--die-after-commit")
-        wait_until(lambda: read_side_state(pg_container).list_workers().get("counting")
-                   is not None and read_side_state(pg_container).list_workers()["counting"]
+        wait_until(lambda: pg_container.state.list_workers().get("counting")
+                   is not None and pg_container.state.list_workers()["counting"]
                    .status == "live", 30, "the doomed worker to go live")
         record_touches(pg_container, 200, per_batch=20)
         assert doomed.wait(timeout=30) == 9
@@ -167,7 +166,7 @@ def test_nats_stopped_during_writes_then_restarted_loses_nothing(
         server = EmbeddedNats(tmp_path / "nats", port=port)
         server.start()
         topology = read_side.topology
-        wait_until(lambda: read_side_state(pg_container).relay_positions()
+        wait_until(lambda: pg_container.state.relay_positions()
                    == store_positions(pg_container), 30, "the relay to publish the backlog")
         wait_until(lambda: caught_up(pg_container, counting), 30, "the projection")
         assert sorted(stream_msg_ids(url, topology)) == expected_msg_ids(pg_container)
@@ -199,7 +198,7 @@ def test_the_same_message_delivered_twice_changes_nothing(
 async def republish(container: Container, url: str, topology: Topology) -> None:
     connection = await nats.connect(url)
     js = connection.jetstream()
-    for name, app in sources_of(container).items():
+    for name, app in container.sources.items():
         for notification in app.recorder.select_notifications(1, 10_000):
             subject, body, headers = to_message(topology, name, notification)
             headers["Nats-Msg-Id"] += "#again"
@@ -216,7 +215,7 @@ def test_a_relay_killed_mid_batch_resumes_without_a_gap_or_a_duplicate_effect(
         record_touches(pg_container, 8000, per_batch=1000)
         heads = store_positions(pg_container)
         doomed = spawn("relay", database_url, pg_schema, nats_url)
-        state = read_side_state(pg_container)
+        state = pg_container.state
         wait_until(lambda: state.relay_positions().get("ingestion", 0) > 0, 30, "publishing",
                    interval=0.002)
         doomed.kill()  # SIGKILL, wherever it was
@@ -250,16 +249,16 @@ class LossyBroker(Relay):
 async def test_messages_lost_by_nats_in_the_middle_and_at_the_tail_are_read_from_the_store(
         pg_container: Container, nats_url: str, read_side_topology: Topology,
         counting: CountingProjection, jetstream: nats.js.JetStreamContext) -> None:
-    from adapters.nats.store_reader import StoreReader
+    from adapters.read_side.store_reader import StoreReader
     from adapters.nats.stream import ensure_stream
-    from adapters.nats.worker import ProjectionWorker
+    from adapters.read_side.worker import ProjectionWorker
 
     await ensure_stream(jetstream, read_side_topology)
     await asyncio.to_thread(record_touches, pg_container, 30)
-    relay = LossyBroker(sources_of(pg_container), read_side_state(pg_container), jetstream,
+    relay = LossyBroker(pg_container.sources, pg_container.state, jetstream,
                         read_side_topology, Wakeup(0.05))
-    worker = ProjectionWorker(counting, StoreReader(sources_of(pg_container)), jetstream,
-                              read_side_topology, read_side_state(pg_container), WORKER_OPTIONS)
+    worker = ProjectionWorker(counting, StoreReader(pg_container.sources), jetstream,
+                              read_side_topology, pg_container.state, WORKER_OPTIONS)
     filled = PROJECTION_GAP_FILLS.labels("counting")._value.get()
     worker_task = asyncio.create_task(worker.run())
     relay_task = None
@@ -301,7 +300,7 @@ def test_a_poison_event_is_parked_after_five_attempts_and_later_events_still_app
         applied = poison.applied()
         assert ("ingestion", 5) not in applied and ("ingestion", 6) in applied
         assert len(applied) == len(store_events(pg_container)) - 1
-        status = get_read_side_status(pg_container, [poison]).projections[0]
+        status = get_read_side_status(pg_container.sources, pg_container.state, [poison]).projections[0]
         assert (status.parked, status.lag) == (1, 0)
     finally:
         read_side.stop()

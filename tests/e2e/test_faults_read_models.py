@@ -8,13 +8,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from adapters.bootstrap import Container
-from adapters.nats.status import get_read_side_status
+from adapters.bootstrap import Container, ReadModels
+from adapters.read_side.status import get_read_side_status
 from adapters.nats.subjects import Topology
-from adapters.read_side import ReadModels
-from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 from domain.values import Money
-from projections.attribution_view import ConversionFilter
+from projections.attribution.records import ConversionFilter
 from tests.adapters.read_side_support import wait_until
 from tests.e2e.fault_process import WORKER_OPTIONS
 from tests.e2e.test_faults import consumer_info, drop_stream, republish  # noqa: F401
@@ -29,8 +28,7 @@ def credits(database_url: str, schema: str) -> list[tuple[Any, ...]]:
 
 
 def all_applied(container: Container, read_models: ReadModels) -> bool:
-    return all(p.lag == 0 for p in get_read_side_status(container,
-                                                        read_models.projections).projections)
+    return all(p.lag == 0 for p in get_read_side_status(container.sources, container.state, read_models.projections).projections)
 
 
 def drained(url: str, topology: Topology, names: list[str]) -> bool:
@@ -44,7 +42,7 @@ def test_conversions_relayed_twice_are_attributed_and_credited_once(
     world = World(pg_container.management, pg_container.ingestion)
     campaign = world.campaign()
     purchase = world.action([campaign], category="purchase")
-    runtime = ReadSideRuntime(pg_container, read_models, nats_url,
+    runtime = ReadSideRuntime(pg_container.read_side, read_models.projections, nats_url,
                               ReadSideOptions(worker=WORKER_OPTIONS)).start()
     names = [p.name for p in read_models.projections]
     try:

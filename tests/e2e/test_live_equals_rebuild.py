@@ -18,11 +18,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from adapters.bootstrap import Container
+from adapters.bootstrap import Container, ReadModels
 from adapters.demo import load_demo
 from adapters.nats.subjects import Topology
-from adapters.read_side import ReadModels
-from adapters.runtime.read_side_runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 from tests.adapters.read_side_support import wait_until
 from tests.conftest import ADMIN_TOKEN
 from tests.e2e.live_answers import (

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.attribution import AttributionProjection
-from projections.attribution_view import (
+from projections.attribution.projection import AttributionProjection
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,
@@ -20,7 +20,7 @@ from projections.attribution_view import (
     MemberFacts,
 )
 from projections.base import Envelope
-from projections.catch_up import read_envelopes
+from adapters.read_side.catch_up import read_envelopes
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.test_attribution_projection import busy_world, project, snapshot
 from tests.projections.world import World, days

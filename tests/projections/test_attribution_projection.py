@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain.values import Money
-from projections.attribution import AttributionProjection
-from projections.attribution_view import ConversionRecord
-from projections.catch_up import catch_up, read_envelopes
+from projections.attribution.projection import AttributionProjection
+from projections.attribution.records import ConversionRecord
+from adapters.read_side.catch_up import catch_up, read_envelopes
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.world import World, days
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from projections.audit import AuditFilter, AuditProjection
-from projections.catch_up import catch_up, read_envelopes
+from adapters.read_side.catch_up import catch_up, read_envelopes
 from projections.memory_views import InMemoryAuditView
 from tests.projections.world import World
 

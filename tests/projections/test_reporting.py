@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from projections.attribution_view import CreditRow
+from projections.attribution.records import CreditRow
 from projections.reporting import GROUP_KEYS, ReportRequest, assemble, spend_totals, total_credits
 
 DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import msgspec
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 
-from domain.member_timeline import MemberTimeline
+from projections.attribution.facts import (
+    ClickRecorded,
+    ConversionRecorded,
+    FastEvent,
+    ImpressionRecorded,
+    TimelineCreated,
+)
 
 
 class _Instant(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -66,56 +72,6 @@ class _ConversionState(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     click_id: str | None
 
 
-class _Fact(msgspec.Struct, frozen=True, gc=False):
-    """What every member-timeline event has, named as on the library's domain events."""
-
-    originator_id: Any  # the notification's id as the recorder gives it (a UUID)
-    originator_version: int
-    timestamp: datetime
-    actor: str
-    occurred_at: datetime
-
-
-class TimelineCreated(_Fact, frozen=True, gc=False):
-    """MemberTimeline.Created as read from the store."""
-
-    TOPIC: ClassVar[str] = MemberTimeline.Created.TOPIC
-
-    originator_topic: str
-    member_id: str
-
-
-class _Touch(_Fact, frozen=True, gc=False):
-    event_id: str
-    campaign_id: str
-
-
-class ImpressionRecorded(_Touch, frozen=True, gc=False):
-    """MemberTimeline.ImpressionRecorded as read from the store."""
-
-    TOPIC: ClassVar[str] = MemberTimeline.ImpressionRecorded.TOPIC
-
-
-class ClickRecorded(_Touch, frozen=True, gc=False):
-    """MemberTimeline.ClickRecorded as read from the store."""
-
-    TOPIC: ClassVar[str] = MemberTimeline.ClickRecorded.TOPIC
-
-
-class ConversionRecorded(_Fact, frozen=True, gc=False):
-    """MemberTimeline.ConversionRecorded as read from the store."""
-
-    TOPIC: ClassVar[str] = MemberTimeline.ConversionRecorded.TOPIC
-
-    event_id: str
-    action_id: str
-    tag_id: str
-    value: dict[str, Any] | None
-    source: str
-    click_id: str | None
-
-
-FastEvent = TimelineCreated | ImpressionRecorded | ClickRecorded | ConversionRecorded
 _Decode = Callable[[Any, int, bytes], FastEvent]
 
 

@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
-from projections.attribution_view import (
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,
     CampaignState,
     MemberFacts,
 )
-from projections.attribution_members import KnownMembers
+from projections.attribution.members import KnownMembers
 
 T = TypeVar("T")
 

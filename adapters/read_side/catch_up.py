@@ -3,10 +3,10 @@
 Workers use this when they are far behind or find a gap in what NATS delivered (DESIGN.md: the
 event store is the truth); tests use it to bring read models up to date before asserting. It
 reads each source application's notification log from the projection's tracked position in
-pages, decodes them (member-timeline facts with projections/fact_decoding.py), and hands each
-page to `process_batch` (which skips anything already applied, so running it twice, or beside
-a worker, changes nothing), or all of them to the projection's `apply_pages`, which writes one
-page while it computes the next (ADR 0014).
+pages, decodes them (member-timeline facts with adapters/read_side/fact_decoding.py), and hands
+each page to `process_batch` (which skips anything already applied, so running it twice, or
+beside a worker, changes nothing), or, for the attribution projection, all of them to
+`apply_pipelined`, which writes one page while it computes the next (ADR 0014).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from projections.attribution_pipeline import PipelineConflict
+from adapters.read_side.fact_decoding import FactDecoder
+from adapters.read_side.pipelined_catch_up import PipelineConflict, apply_pipelined
+from projections.attribution.projection import AttributionProjection
 from projections.base import Envelope, Projection
-from projections.fact_decoding import FactDecoder
 
 log = logging.getLogger("convtrack.projections")
 
@@ -58,7 +59,7 @@ def read_envelopes(name: str, source: EventSource, after: int, limit: int,
                    stop: int | None = None, *, fast: bool = True) -> list[Envelope]:
     """Up to `limit` events of the source named `name` after `after` (and not after `stop`).
 
-    With `fast` (the default), member-timeline facts come as projections.fact_decoding's light
+    With `fast` (the default), member-timeline facts come as adapters.read_side.fact_decoding's light
     records, decoded ~10 times faster than through the library's mapper; `fast=False` gives
     every event as the library's domain event.
     """
@@ -88,26 +89,29 @@ def catch_up(
     are read one after the other, in the order given: give "management" first, so catalogue
     events (actions, campaigns) are known before the facts that use them.
     Each source is read up to its position when catch-up reached it, so a busy store cannot keep
-    the call going forever. `fast` is read_envelopes' choice of decoding. With `pipelined`, a
-    projection that has `apply_pages` (the attribution projection) writes each page while it
-    computes the next; should another writer move its positions meanwhile, the rest is applied
+    the call going forever. `fast` is read_envelopes' choice of decoding. With `pipelined`, the
+    attribution projection writes each page while it computes the next; should another writer move its positions meanwhile, the rest is applied
     page by page from the positions in the store. `until` bounds the positions read per source
     (a worker catching up to the heads it saw); by default each source's head when reached.
     """
-    apply_pages = getattr(projection, "apply_pages", None) if pipelined else None
+    # Only the attribution projection has a pipelined path, and only on a store that allows a
+    # second connection to write while the first reads (ADR 0014).
+    pipeline = (pipelined and isinstance(projection, AttributionProjection)
+                and projection.view.pipelined)
     # The next page is read and decoded in a second thread while this one is applied: the
     # projection spends much of a batch waiting on PostgreSQL, which releases the GIL.
     with _fewer_collections(), \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-reader") as reader:
         pages = _pages(projection, sources, batch_size, fast, reader, on_batch, until)
-        if apply_pages is None:
+        if not pipeline:
             applied = 0
             for page in pages:
                 projection.process_batch(page)
                 applied += len(page)
         else:
             try:
-                applied = int(apply_pages(pages))
+                assert isinstance(projection, AttributionProjection)
+                applied = apply_pipelined(projection, pages)
             except PipelineConflict as conflict:
                 log.info("catch-up met another writer, going on batch by batch",
                          extra={"projection": projection.name, "events": conflict.applied})

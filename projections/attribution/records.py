@@ -1,6 +1,6 @@
 """The attribution read model: its records and the interface its stores implement.
 
-The projection (projections/attribution.py) reads and writes the model only through a
+The projection (projections/attribution/projection.py) reads and writes the model only through a
 `AttributionSession`: one per batch, holding the projection's tracking rows locked, so that the
 reads of a batch and its writes plus the new tracking positions are one transaction (ADR 0007:
 exactly-once effects). Queries for the read API go through `AttributionQueries`.
@@ -112,17 +112,7 @@ class ActionState:
 
     def rules(self) -> ActionRules:
         """The settings attribution applies (ATTRIBUTION.md: the action's settings)."""
-        s = self.settings
-        return ActionRules(
-            action_id=self.action_id,
-            click_window_days=int(s["click_window_days"]),
-            view_window_days=int(s["view_window_days"]),
-            counting=str(s["counting"]),
-            attribution=str(s["attribution"]),
-            campaign_ids=frozenset(s["campaign_ids"]),
-            value_mode=str(s["value_mode"]),
-            value=Money.from_dict(s["value"]),
-        )
+        return ActionRules.from_settings(self.action_id, self.settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +225,7 @@ class AttributionView(TrackedView, AttributionQueries):
     """A store of the attribution model: tracking, parking, batch sessions and queries."""
 
     # Whether catch-up may compute a batch while the last one is written (reader() below and
-    # projections/attribution_pipeline.py); a store that takes no time to write gains nothing.
+    # adapters/read_side/pipelined_catch_up.py); a store that takes no time to write gains nothing.
     pipelined = False
 
     @abstractmethod

@@ -13,7 +13,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from adapters.nats.envelope import decoders_of, from_notification
+from adapters.read_side.decoding import decoders_of, from_notification
 from projections.base import Envelope
 
 
@@ -26,8 +26,7 @@ class StoreReader:
 
     def max_positions(self) -> dict[str, int]:
         """The highest notification id per source (0 for an empty log)."""
-        return {name: app.recorder.max_notification_id() or 0
-                for name, app in self.sources.items()}
+        return heads_of(self.sources)
 
     def read(self, application: str, start: int, limit: int, stop: int | None = None
              ) -> list[Envelope]:
@@ -70,3 +69,8 @@ class StoreReader:
         finally:
             if not ahead.done():
                 ahead.cancel()
+
+
+def heads_of(sources: Mapping[str, Application[Any]]) -> dict[str, int]:
+    """The highest notification id of each source's log (0 for an empty log)."""
+    return {name: app.recorder.max_notification_id() or 0 for name, app in sources.items()}

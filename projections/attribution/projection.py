@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from domain.attribution import Touch
 from domain.campaign import Campaign
-from domain.conversion_action import ConversionAction
+from domain.conversion_action import ConversionAction, merge_settings
 from domain.member_timeline import MemberTimeline
 from domain.values import Money
-from projections.attribution_batch import AttributionBatch, pending_outcome
-from projections.attribution_cache import ProjectionCache
-from projections.attribution_pipeline import apply_pipelined
-from projections.attribution_view import (
+from projections.attribution.batch import AttributionBatch, pending_outcome
+from projections.attribution.cache import ProjectionCache
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,
@@ -104,18 +103,6 @@ class AttributionProjection:
                 handler(work, envelope)
         return work.finish()
 
-    def apply_pages(self, pages: Iterable[Sequence[Envelope]]) -> int:
-        """Apply pages in order, each in its own transaction, the next page computed while the
-        last is written when the store allows it (projections/attribution_pipeline.py); the
-        events applied. Raises PipelineConflict when another writer moved the positions."""
-        if not self.view.pipelined:
-            applied = 0
-            for page in pages:
-                self.process_batch(page)
-                applied += len(page)
-            return applied
-        return apply_pipelined(self, pages)
-
     def park(self, envelope: Envelope, error: str, attempts: int) -> None:
         """Set a failing event aside and move past it."""
         log.warning("parked", extra={"projection": self.name, "application": envelope.application,
@@ -172,7 +159,7 @@ def on_action_settings_changed(work: AttributionBatch, envelope: Envelope) -> No
                     extra={"action_id": action_id, "position": envelope.position})
         return
     work.put_action(ActionState(action_id, known.tag_id,
-                                dict(known.settings) | dict(event.changes)), created=False)
+                                merge_settings(known.settings, event.changes)), created=False)
 
 
 def on_member_created(work: AttributionBatch, envelope: Envelope) -> None:

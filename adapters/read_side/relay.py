@@ -27,9 +27,9 @@ from adapters.metrics import (
     RELAY_PUBLISHED,
 )
 from adapters.nats.envelope import to_message
-from adapters.nats.listen import Wakeup
-from adapters.nats.relay_lease import RelayLease
-from adapters.nats.state import ReadSideState
+from adapters.postgres.listen import Wakeup
+from adapters.postgres.relay_lease import RelayLease
+from adapters.postgres.read_side_state import ReadSideState
 from adapters.nats.subjects import Topology
 from adapters.postgres.event_log import FastEventSource
 

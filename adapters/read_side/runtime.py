@@ -11,32 +11,41 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import nats
+from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresApplicationRecorder
 from nats.aio.client import Client as NatsClient
 
-from adapters.bootstrap import Container
-from adapters.nats.envelope import sources_of
-from adapters.nats.listen import Wakeup, listen
-from adapters.nats.relay import Relay
-from adapters.nats.relay_lease import RelayLease
-from adapters.nats.state import read_side_state
-from adapters.nats.store_reader import StoreReader
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
-from adapters.nats.worker import ProjectionWorker, WorkerOptions
+from adapters.postgres.listen import Wakeup, listen
+from adapters.postgres.read_side_state import ReadSideState
+from adapters.postgres.relay_lease import RelayLease
 from adapters.postgres.statistics import StatisticsKeeper
-from adapters.read_side import ReadModels
+from adapters.read_side.relay import Relay
+from adapters.read_side.store_reader import StoreReader
+from adapters.read_side.worker import ProjectionWorker, WorkerOptions
 from projections.base import Projection
 
 _log = logging.getLogger("convtrack.read_side")
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReadSideParts:
+    """What the relay and workers run on; the composition root builds it (adapters/bootstrap.py)."""
+
+    sources: Mapping[str, Application[Any]]  # by source name, "management" first
+    state: ReadSideState
+    topology: Topology
+    database_url: str | None  # None: the in-memory store (no LISTEN, lease or statistics)
+    database_schema: str
 
 
 @dataclass
@@ -45,7 +54,7 @@ class ReadSideOptions:
 
     relay: bool = True
     workers: bool = True
-    topology: Topology | None = None  # default: Topology.for_schema(the container's schema)
+    topology: Topology | None = None  # default: the parts' topology
     worker: WorkerOptions = field(default_factory=WorkerOptions)
     relay_page_size: int = 1000
     poll_interval: float | None = None  # default: 1 s with LISTEN, 0.1 s without
@@ -53,19 +62,12 @@ class ReadSideOptions:
     statistics_interval: float | None = 5.0  # how often tables are checked for ANALYZE; None: never
 
 
-def projections_of(read_models: ReadModels | Sequence[Projection]) -> list[Projection]:
-    """The projections of the read models (or the projections given)."""
-    if isinstance(read_models, ReadModels):
-        return list(read_models.projections)
-    return list(read_models)
-
-
-def select_projections(projections: ReadModels | Sequence[Projection],
-                       names: Sequence[str] | None) -> list[Projection]:
+def select_projections(projections: Sequence[Projection], names: Sequence[str] | None
+                       ) -> list[Projection]:
     """The projections with these names (all when none given); an unknown name is an error."""
     if not names:
-        return projections_of(projections)
-    known = {p.name: p for p in projections_of(projections)}
+        return list(projections)
+    known = {p.name: p for p in projections}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown projection {', '.join(unknown)}; known: {', '.join(known)}")
@@ -75,14 +77,13 @@ def select_projections(projections: ReadModels | Sequence[Projection],
 class ReadSideRuntime:
     """The relay and workers on their own event loop thread; `start()` returns at once."""
 
-    def __init__(self, container: Container, projections: ReadModels | Sequence[Projection],
-                 nats_url: str, options: ReadSideOptions | None = None) -> None:
-        self.container = container
-        self.projections = projections_of(projections)
+    def __init__(self, parts: ReadSideParts, projections: Sequence[Projection], nats_url: str,
+                 options: ReadSideOptions | None = None) -> None:
+        self.parts = parts
+        self.projections = list(projections)
         self.nats_url = nats_url
         self.options = options or ReadSideOptions()
-        self.topology = self.options.topology or Topology.for_schema(
-            container.settings.database_schema)
+        self.topology = self.options.topology or parts.topology
         self.relay: Relay | None = None
         self.workers: list[ProjectionWorker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,10 +161,10 @@ class ReadSideRuntime:
                 await asyncio.gather(keeper, return_exceptions=True)
 
     def _keep_statistics(self) -> asyncio.Task[None] | None:
-        settings = self.container.settings
-        if not settings.database_url or self.options.statistics_interval is None:
+        dsn = self.parts.database_url
+        if not dsn or self.options.statistics_interval is None:
             return None
-        keeper = StatisticsKeeper(settings.database_url, settings.database_schema)
+        keeper = StatisticsKeeper(dsn, self.parts.database_schema)
         return asyncio.create_task(keeper.run(self.options.statistics_interval))
 
     async def _run_with_nats(self) -> None:
@@ -182,17 +183,15 @@ class ReadSideRuntime:
             await nc.close()
 
     def _components(self, js: nats.js.JetStreamContext) -> list[Coroutine[Any, Any, None]]:
-        sources = sources_of(self.container)
-        state = read_side_state(self.container)
+        sources, state = self.parts.sources, self.parts.state
         coroutines: list[Coroutine[Any, Any, None]] = []
         if self.options.relay:
             channels = [app.recorder.channel_name for app in sources.values()
                         if isinstance(app.recorder, PostgresApplicationRecorder)]
-            settings = self.container.settings
-            dsn = settings.database_url
+            dsn = self.parts.database_url
             poll = self.options.poll_interval or (1.0 if channels and dsn else 0.1)
             wakeup = Wakeup(poll)
-            lease = RelayLease(dsn, settings.database_schema) if dsn else None
+            lease = RelayLease(dsn, self.parts.database_schema) if dsn else None
             self.relay = Relay(sources, state, js, self.topology, wakeup,
                                page_size=self.options.relay_page_size, lease=lease,
                                lease_check=self.options.relay_lease_check)
@@ -245,8 +244,7 @@ async def retry_forever(call: Callable[[], Awaitable[T]], what: str, max_backoff
             await asyncio.sleep(backoff)
 
 
-def run_worker(container: Container, projections: ReadModels | Sequence[Projection],
-               nats_url: str,
+def run_worker(parts: ReadSideParts, projections: Sequence[Projection], nats_url: str,
                names: Sequence[str] | None = None, *, relay: bool = False,
                metrics_port: int | None = None, options: ReadSideOptions | None = None) -> None:
     """Block running the named projections' workers (and the relay if asked) until interrupted."""
@@ -255,8 +253,7 @@ def run_worker(container: Container, projections: ReadModels | Sequence[Projecti
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port)
-    runtime = ReadSideRuntime(container, select_projections(projections, names), nats_url,
-                              options)
+    runtime = ReadSideRuntime(parts, select_projections(projections, names), nats_url, options)
     runtime.start()
     try:
         # SIGTERM arrives here as SystemExit (supervisor.exit_on_termination_signals), SIGINT as

@@ -1,8 +1,9 @@
 """One batch of the attribution projection: the facts it adds and the members it recomputes.
 
-The handlers (projections/attribution.py) record what each event says; `finish` then recomputes
-every member whose facts changed with the pure `attribute_member` over ALL of that member's
-touches and conversions (ATTRIBUTION.md: Late data), and keeps only the outcomes that changed.
+The handlers (projections/attribution/projection.py) record what each event says; `finish` then
+recomputes every member whose facts changed with the pure `attribute_recorded` over ALL of that
+member's touches and conversions (ATTRIBUTION.md: Late data), and keeps only the outcomes that
+changed.
 Everything is read with one query per table for the whole batch, never per member or per event.
 """
 
@@ -12,19 +13,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.attribution import (
-    ActionRules,
-    Attribution,
-    CampaignStatusHistory,
-    Conversion,
-    Touch,
-    attribute_member,
-)
+from domain.attribution import ActionRules, CampaignStatusHistory, Touch
 from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
+from domain.member_attribution import attribute_recorded
 from domain.member_timeline import MemberTimeline
 from domain.values import Money
-from projections.attribution_view import (
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,
@@ -33,15 +28,20 @@ from projections.attribution_view import (
     MemberFacts,
     Outcome,
 )
-from projections import fact_decoding
+from projections.attribution.facts import (
+    ClickRecorded,
+    ConversionRecorded,
+    ImpressionRecorded,
+    TimelineCreated,
+)
 from projections.base import Envelope
 
 # What an event class means to a batch's first pass (which ids it loads).
 _TOUCH, _CREATED, _CONVERSION, _ACTION, _CAMPAIGN, _OTHER = (
     "touch", "created", "conversion", "action", "campaign", "other")
 _ROLES: dict[type, str] = {
-    fact_decoding.ImpressionRecorded: _TOUCH, fact_decoding.ClickRecorded: _TOUCH,
-    fact_decoding.TimelineCreated: _CREATED, fact_decoding.ConversionRecorded: _CONVERSION,
+    ImpressionRecorded: _TOUCH, ClickRecorded: _TOUCH,
+    TimelineCreated: _CREATED, ConversionRecorded: _CONVERSION,
 }
 
 
@@ -211,8 +211,8 @@ class AttributionBatch:
         records = [(record, False) for record in facts.conversions] + \
                   [(record, True) for record in new]
         touches = facts.touches + self.touches.get(timeline_id, [])
-        inputs: list[Conversion] = []
-        settled: dict[str, tuple[ConversionRecord, bool, bool]] = {}
+        inputs: list[ConversionRecord] = []
+        settled: dict[tuple[str, str], tuple[ConversionRecord, bool, bool]] = {}
         for record, is_new in records:
             filled = False
             if record.rules is None:
@@ -220,15 +220,9 @@ class AttributionBatch:
                 if rules is not None:
                     record = record.with_outcome(record.outcome, rules, category)
                     filled = True
-            # The domain keys results by event_id; within one member an event_id is unique only
-            # per tag, so the tag is part of the key handed to it.
-            key = f"{record.tag_id}\x1f{record.event_id}"
-            settled[key] = (record, is_new, filled)
-            if record.rules is not None:
-                inputs.append(Conversion(key, record.action_id, record.occurred_at, record.seq,
-                                         record.own_value, record.rules))
-        results: dict[str, Attribution] = {
-            a.event_id: a for a in attribute_member(inputs, touches, history, explain=False)}
+            settled[(record.tag_id, record.event_id)] = (record, is_new, filled)
+            inputs.append(record)
+        results = attribute_recorded(inputs, touches, history, explain=False)
         for key, (record, is_new, filled) in settled.items():
             result = results.get(key)
             outcome = record.outcome if result is None else \

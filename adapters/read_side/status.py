@@ -9,11 +9,13 @@ wants one `store_position`: it is the sum of both applications' heads, and a pro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from adapters.bootstrap import Container
+from eventsourcing.application import Application
+
 from adapters.metrics import (
     PARKED_EVENTS,
     PROJECTION_LAG,
@@ -22,9 +24,8 @@ from adapters.metrics import (
     RELAY_POSITION,
     STORE_POSITION,
 )
-from adapters.nats.envelope import sources_of
-from adapters.nats.state import read_side_state
-from adapters.nats.store_reader import StoreReader
+from adapters.postgres.read_side_state import ReadSideState
+from adapters.read_side.store_reader import heads_of
 from projections.base import Projection
 
 
@@ -66,11 +67,10 @@ def lags(heads: dict[str, int], positions: dict[str, int]) -> dict[str, SourceLa
             for app, head in heads.items()}
 
 
-def get_read_side_status(container: Container, projections: Sequence[Projection]
-                         ) -> ReadSideStatus:
-    """Read every position now."""
-    heads = StoreReader(sources_of(container)).max_positions()
-    state = read_side_state(container)
+def get_read_side_status(sources: Mapping[str, Application[Any]], state: ReadSideState,
+                         projections: Sequence[Projection]) -> ReadSideStatus:
+    """Read every position now: the sources' heads, the relay's and each projection's."""
+    heads = heads_of(sources)
     workers = state.list_workers()
     now = datetime.now(UTC)
     statuses = []

@@ -24,7 +24,7 @@ from adapters.metrics import (
     PROJECTION_LATENCY,
     PROJECTION_PARKED,
 )
-from adapters.nats.envelope import Undecoded
+from adapters.read_side.decoding import Undecoded
 from projections.base import Envelope, Projection
 
 _log = logging.getLogger("convtrack.worker")

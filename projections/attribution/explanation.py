@@ -10,14 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.attribution import (
-    Attribution,
-    CampaignStatusHistory,
-    Conversion,
-    attribute_member,
-    summarise,
-)
-from projections.attribution_view import AttributionQueries, ConversionRecord
+from domain.attribution import Attribution, CampaignStatusHistory, summarise
+from domain.member_attribution import attribute_recorded
+from projections.attribution.records import AttributionQueries, ConversionRecord
 
 
 @dataclass(frozen=True)
@@ -36,11 +31,7 @@ def explain(queries: AttributionQueries, record: ConversionRecord) -> Explanatio
     facts = queries.get_member_facts(record.timeline_id)
     campaigns = queries.list_campaigns({t.campaign_id for t in facts.touches})
     history = CampaignStatusHistory({c: s.history for c, s in campaigns.items()})
-    inputs = [Conversion(f"{c.tag_id}\x1f{c.event_id}", c.action_id, c.occurred_at, c.seq,
-                         c.own_value, c.rules) for c in facts.conversions if c.rules is not None]
-    wanted = f"{record.tag_id}\x1f{record.event_id}"
-    found = [a for a in attribute_member(inputs, facts.touches, history) if a.event_id == wanted]
-    attribution = found[0] if found else None
+    attribution = attribute_recorded(facts.conversions, facts.touches, history).get(record.key)
     if attribution is None:
         summary = ("Unattributed for now: the settings of action "
                    f"{record.action_id} are not known to the read model yet.")

@@ -9,7 +9,7 @@ known to be committed, applied over it in order. Whatever a read returns is thus
 all earlier batches, whether or not the writer got to them yet (a batch committed meanwhile is in
 both, and merging is idempotent: touches by position, conversions by key, the later version
 winning). Members created during the catch-up are answered from memory instead
-(projections/attribution_members.py).
+(projections/attribution/members.py).
 
 That holds only while this catch-up is the one writer of the projection: each write checks,
 under the tracking rows' lock, that the positions are the ones its batch was computed from. If
@@ -23,11 +23,9 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING
-
 from domain.attribution import Touch
-from projections.attribution_members import KnownMembers
-from projections.attribution_view import (
+from projections.attribution.members import KnownMembers
+from projections.attribution.records import (
     ActionState,
     AttributionChanges,
     AttributionSession,
@@ -36,11 +34,9 @@ from projections.attribution_view import (
     ConversionRecord,
     MemberFacts,
 )
+from projections.attribution.projection import AttributionProjection
 from projections.base import Envelope
 from projections.tracking import advanced, unseen
-
-if TYPE_CHECKING:
-    from projections.attribution import AttributionProjection
 
 # Batches handed to the writer and not yet confirmed: enough to keep it busy, few enough that a
 # conflict wastes little work.

@@ -1,6 +1,6 @@
 """What the read-side transport keeps in PostgreSQL: relay positions and worker heartbeats.
 
-Both live in the container's schema beside the event store. Relay positions only move forward
+Both live in the event store's schema. Relay positions only move forward
 (`GREATEST`), so two relays racing, or a slow one finishing late, never rewind the log: the
 worst a stale relay can do is re-publish, which JetStream drops by `Nats-Msg-Id` (ADR: relay).
 Worker heartbeats let `GET /v1/projections` show a worker running in another process or host.
@@ -11,15 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
-
-from adapters.bootstrap import Container
 
 STALE_AFTER = timedelta(seconds=15)  # three missed heartbeats (HEARTBEAT_SECONDS in worker.py)
 
@@ -138,20 +135,8 @@ class PostgresReadSideState(ReadSideState):
                 for row in rows}
 
 
-_states: weakref.WeakKeyDictionary[object, ReadSideState] = weakref.WeakKeyDictionary()
-_states_lock = threading.Lock()
-
-
-def read_side_state(container: Container) -> ReadSideState:
-    """The container's state store, one per container so the HTTP app and runtime share it."""
-    # Keyed by the ingestion app (hashable by identity; the Container dataclass is not).
-    with _states_lock:
-        state = _states.get(container.ingestion)
-        if state is None:
-            recorder = container.management.recorder
-            if isinstance(recorder, PostgresApplicationRecorder):
-                state = PostgresReadSideState(recorder.datastore)
-            else:
-                state = MemoryReadSideState()
-            _states[container.ingestion] = state
-        return state
+def read_side_state_for(recorder: object) -> ReadSideState:
+    """The state store beside an application recorder: in its PostgreSQL schema, or in memory."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return PostgresReadSideState(recorder.datastore)
+    return MemoryReadSideState()

@@ -3,10 +3,10 @@
 Two ways a member's facts become known exactly, so that later batches need not read them back:
 - its timeline was created in a batch this process computed: nothing about a member precedes its
   creation in the ingestion log, so the batches' changes from then on are all its facts (the
-  pipelined catch-up, projections/attribution_pipeline.py; in a rebuild that saved a third of
+  pipelined catch-up, adapters/read_side/pipelined_catch_up.py; in a rebuild that saved a third of
   the PostgreSQL reads and ~3 µs of Python per event);
 - its facts were read whole from the store, and every later change learnt (the live cache,
-  projections/attribution_cache.py).
+  projections/attribution/cache.py).
 Either way this is true only while the holder is the projection's one writer, which both check.
 Bounded: the oldest members are forgotten first, and a forgotten member is read from the store
 again.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.attribution import Touch
-from projections.attribution_view import AttributionChanges, ConversionRecord, MemberFacts
+from projections.attribution.records import AttributionChanges, ConversionRecord, MemberFacts
 
 DEFAULT_LIMIT = 50_000  # members; ~3 KB each with a handful of facts
 

@@ -1,0 +1,125 @@
+"""The read use cases: list conversions, explain one, report, audit, each for one caller.
+
+Every answer is scoped by the caller's access (docs/api.md: Access): conversions and credits of
+the tags the caller can see (own and shared, any role), spend of the campaigns it owns or that a
+visible action links, audit events of its own aggregates and of the tags it can see. The HTTP
+controllers decode parameters, call one method here and present what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from application.access import Caller
+from application.errors import Conflict, Forbidden, NotFound
+from application.fact_ledger import DuplicateEntry, FactRecorder
+from application.management import ManagementApp
+from domain.member_timeline import conversion_scope, timeline_id
+from projections.attribution.explanation import Explanation, explain
+from projections.attribution.records import AttributionQueries, ConversionFilter, ConversionRecord
+from projections.audit import AuditFilter, AuditRecord, AuditView
+from projections.reporting import ReportQueries, ReportRequest, ReportRow
+
+
+@dataclass(frozen=True)
+class ConversionQuery:
+    """GET /v1/conversions' filters, as the caller asked (the scope is added here)."""
+
+    action_id: str | None = None
+    campaign_id: str | None = None
+    member_id: str | None = None
+    status: str | None = None
+    occurred_from: datetime | None = None  # inclusive
+    occurred_before: datetime | None = None  # exclusive
+    after: tuple[datetime, str, str] | None = None  # keyset: (occurred_at, event_id, tag_id)
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """GET /v1/audit's filters, as the caller asked."""
+
+    aggregate_id: str | None = None
+    account_id: str | None = None
+    occurred_from: datetime | None = None
+    occurred_before: datetime | None = None
+    after_position: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ExplainedConversion:
+    """A conversion's explanation and its entries in the duplicate ledger."""
+
+    explanation: Explanation
+    duplicates: list[DuplicateEntry]
+
+
+class ReadService:
+    """Answers the read API's questions with only what the caller may see."""
+
+    def __init__(self, management: ManagementApp, ledger: FactRecorder,
+                 conversions: AttributionQueries, reports: ReportQueries,
+                 audit_trail: AuditView) -> None:
+        self.management = management
+        self.ledger = ledger
+        self.conversions = conversions
+        self.reports = reports
+        self.audit_trail = audit_trail
+
+    def list_conversions(self, caller: Caller, query: ConversionQuery) -> list[ConversionRecord]:
+        """Conversions of the tags the caller can see, newest first, at most `query.limit`."""
+        return self.conversions.list_conversions(ConversionFilter(
+            tag_ids=self.visible_tag_ids(caller), action_id=query.action_id,
+            campaign_id=query.campaign_id,
+            timeline_id=None if query.member_id is None else str(timeline_id(query.member_id)),
+            status=query.status, occurred_from=query.occurred_from,
+            occurred_before=query.occurred_before, after=query.after, limit=query.limit))
+
+    def explain_conversion(self, caller: Caller, event_id: str, tag_id: str | None = None
+                           ) -> ExplainedConversion:
+        """Why a visible conversion was attributed as it was; NotFound if none is visible,
+        Conflict if the event_id exists in several visible tags and no tag_id narrows it."""
+        tags = self.visible_tag_ids(caller)
+        if tag_id is not None:
+            tags = tags & {tag_id}
+        found = self.conversions.find_conversions(event_id, tags)
+        if not found:
+            raise NotFound(f"no conversion {event_id!r}")
+        if len(found) > 1:
+            raise Conflict(f"event_id {event_id!r} exists in several of your tags; add ?tag_id=",
+                           field="tag_id")
+        record = found[0]
+        duplicates = self.ledger.list_duplicates(conversion_scope(record.tag_id), record.event_id)
+        return ExplainedConversion(explain(self.conversions, record), duplicates)
+
+    def report(self, caller: Caller, day_from: date | None, day_to: date | None,
+               group_by: tuple[str, ...]) -> list[ReportRow]:
+        """Counted credits added up per group; spend only where the caller may see it."""
+        spend_ids = self.visible_campaign_ids(caller) if "campaign" in group_by \
+            else frozenset()
+        return self.reports.report(ReportRequest(
+            self.visible_tag_ids(caller), spend_ids, day_from, day_to, group_by))
+
+    def list_audit(self, caller: Caller, query: AuditQuery) -> list[AuditRecord]:
+        """Events of the caller's own aggregates and of the tags it can see, oldest first."""
+        tags = self.visible_tag_ids(caller)
+        if caller.account_id is None:  # list_tags admits accounts only; this never runs
+            raise Forbidden("the audit trail is an account's")
+        return self.audit_trail.list_audit(AuditFilter(
+            account_ids=frozenset({caller.account_id}), tag_ids=tags,
+            aggregate_id=query.aggregate_id, account_id=query.account_id,
+            occurred_from=query.occurred_from, occurred_before=query.occurred_before,
+            after_position=query.after_position, limit=query.limit))
+
+    def visible_tag_ids(self, caller: Caller) -> frozenset[str]:
+        """The tags whose conversions the caller may read (own and shared, any role)."""
+        return frozenset(str(tag.id) for tag in self.management.list_tags(caller))
+
+    def visible_campaign_ids(self, caller: Caller) -> frozenset[str]:
+        """Campaigns whose spend the caller may see: its own, and those visible actions link."""
+        own = {str(c.id) for c in self.management.list_campaigns(caller)}
+        linked = {c for a in self.management.list_actions(caller, None)
+                  for c in a.settings.campaign_ids}
+        return frozenset(own | linked)
