@@ -31,11 +31,11 @@ class ActionCommands(TagCommands):
 
     @retried_on_conflict
     def create_action(self, caller: Caller, tag_id: str, fields: Mapping[str, Any]) -> ConversionAction:
-        """Define an action on a tag (editor role); unset settings get API.md's defaults."""
+        """Define an action on a tag (editor role); unset settings get docs/api.md's defaults."""
         try:
             tag = self._tag_for_change(caller, tag_id, "editor")
         except NotFound:
-            # API.md: an unknown id referenced in a body is 422 naming the field (not a 404).
+            # docs/api.md: an unknown id referenced in a body is 422 naming the field (not a 404).
             raise UnknownReference(f"no tag {tag_id!r}", field="tag_id") from None
         category = fields["category"]
         defaults: dict[str, Any] = {
@@ -116,7 +116,7 @@ class ActionCommands(TagCommands):
         self, caller: Caller, tag: InsightTag, campaign_ids: tuple[str, ...],
         already: tuple[str, ...] = (),
     ) -> None:
-        """API.md: an action links only campaigns of the editing account or the tag's owner."""
+        """docs/api.md: an action links only campaigns of the editing account or the tag's owner."""
         allowed_owners = {caller.account_id, tag.owner_account_id}
         for i, campaign_id in enumerate(campaign_ids):
             if campaign_id in already:

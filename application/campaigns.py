@@ -84,7 +84,7 @@ class CampaignCommands(ManagementBase):
         except SpendCurrencyMismatch as mismatch:
             raise Invalid("currency", "currency_mismatch", str(mismatch)) from None
         except CampaignArchived:
-            # API.md: 409 for a change the thing's state forbids (was an unmapped 500).
+            # docs/api.md: 409 for a change the thing's state forbids (was an unmapped 500).
             raise Conflict("the campaign was archived before this day", field="day") from None
         self.save(campaign)
         return campaign

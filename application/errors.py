@@ -17,7 +17,7 @@ class NotAuthenticated(ApplicationError):
 
 
 class NotFound(ApplicationError):
-    """Unknown, or not visible to the caller (never tell the two apart: API.md)."""
+    """Unknown, or not visible to the caller (never tell the two apart: docs/api.md)."""
 
 
 class Forbidden(ApplicationError):
@@ -29,4 +29,4 @@ class Conflict(ApplicationError):
 
 
 class UnknownReference(ApplicationError):
-    """A body names an id that does not exist or is not visible (API.md: 422 naming the field)."""
+    """A body names an id that does not exist or is not visible (docs/api.md: 422 naming the field)."""

@@ -1,4 +1,4 @@
-"""Checks one batch's facts against the rules and the catalogue (ATTRIBUTION.md: Rejected input).
+"""Checks one batch's facts against the rules and the catalogue (docs/attribution.md: Rejected input).
 
 A check turns a decoded fact into a `Plan` (what to record, on whose timeline, under which
 idempotency key) or an `Undecodable` rejection naming the field and the reason. Catalogue
@@ -76,7 +76,7 @@ class FactChecks:
                                    if k.source == "click"}
 
     def conversion(self, index: int, item: ConversionIn) -> Plan | Undecodable:
-        """Check a conversion; its idempotency scope is its tag (ATTRIBUTION.md)."""
+        """Check a conversion; its idempotency scope is its tag (docs/attribution.md)."""
         try:
             check_identifier(item.event_id, "event_id")
             action, tag = self._action_for_caller(item.action_id)

@@ -1,7 +1,7 @@
 """What the ingestion side writes beside its events, in the same transaction (ADR 0004).
 
 - fact keys: one row per recorded fact, unique per (scope, event_id); the idempotency index.
-- duplicates: every copy answered `duplicate`, with the copy that won (ATTRIBUTION.md).
+- duplicates: every copy answered `duplicate`, with the copy that won (docs/attribution.md).
 - dead letters: every rejected item with its reason and payload, for review.
 
 `FactRecorder` is the interface the ingestion application needs from its event recorder; the

@@ -50,7 +50,7 @@ class Undecodable:
 
 @dataclass(frozen=True)
 class ItemResult:
-    """One batch item's answer (API.md: accepted, duplicate or rejected with a reason)."""
+    """One batch item's answer (docs/api.md: accepted, duplicate or rejected with a reason)."""
 
     event_id: str | None
     status: str

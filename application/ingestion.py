@@ -61,12 +61,14 @@ class IngestionApp(Application[UUID]):
         return recorder
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """The library's save(), collecting events without runtime Protocol checks.
+        """The library's `Application.save`, step for step, with a cheaper collection step.
 
         On Python 3.11 `isinstance(x, SomeProtocol)` walks the protocol's attributes on every
-        call; ProcessingEvent.collect_events makes two such checks per aggregate, which was 20%
+        call; `ProcessingEvent.collect_events` makes two such checks per aggregate, which was 20%
         of ingestion time in the profile (bench/ingest.py). Timelines are plain aggregates, so
-        a class check is enough; the rest is Application.save() unchanged.
+        a class check is enough. The other steps are the library's own, in its order; this
+        relies on its private `_record`, `_take_snapshots` and `_notify` (ADR 0020), and
+        tests/application/test_library_save.py fails when eventsourcing's save changes.
         """
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         for obj in objs:
@@ -77,7 +79,9 @@ class IngestionApp(Application[UUID]):
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
         recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
         self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated in 9.5, still called by save()
         return recordings
 
     @property
@@ -171,7 +175,7 @@ class IngestionApp(Application[UUID]):
         self._keep_duplicates(repeats, timelines, ledger, now)
         for plan in fresh:
             timeline = timelines[plan.member_id]
-            # ATTRIBUTION.md: an opted-out member's facts are answered `accepted` and not
+            # docs/attribution.md: an opted-out member's facts are answered `accepted` and not
             # recorded, so a sender cannot learn who opted out.
             if not timeline.opted_out:
                 plan.record(timeline)
@@ -206,7 +210,7 @@ class IngestionApp(Application[UUID]):
     ) -> None:
         """Ledger entries for the repeats, except those about opted-out members.
 
-        ATTRIBUTION.md: nothing about an opted-out member is recorded, and a copy's payload in
+        docs/attribution.md: nothing about an opted-out member is recorded, and a copy's payload in
         the duplicate ledger is a record too. Their timelines are read without creating any:
         a repeat must not start a timeline for the member it names.
         """

@@ -11,7 +11,7 @@ from domain.insight_tag import InsightTag
 
 
 class ManagementApp(AccountCommands, CampaignCommands, ActionCommands):
-    """Every management command of API.md, with access control (ADR 0005)."""
+    """Every management command of docs/api.md, with access control (ADR 0005)."""
 
     # The library names an application after its class unless the class itself sets `name`,
     # and the name picks the events table (`management_events`) and the NATS message ids.

@@ -322,7 +322,7 @@ def run_phases(args: argparse.Namespace) -> None:
                 RUNNING.append(http)
             else:
                 http = subprocess.Popen([sys.executable, "-m", "uvicorn",
-                                         "adapters.http.asgi:app", "--port", str(port),
+                                         "adapters.asgi:app", "--port", str(port),
                                          "--no-access-log", "--log-level", "warning"], env=env)
             wait_for(lambda: _up(base), "the API", 60)
             if args.layout != "serve":

@@ -42,7 +42,7 @@ def start_server(db: str, schema: str, port: int, workers: int) -> subprocess.Po
     env = os.environ | {"CONVTRACK_DATABASE_URL": db, "CONVTRACK_DATABASE_SCHEMA": schema,
                         "CONVTRACK_ADMIN_TOKEN": ADMIN, "CONVTRACK_LOG_LEVEL": "WARNING"}
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "adapters.http.asgi:app", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", "adapters.asgi:app", "--port", str(port),
          "--workers", str(workers), "--no-access-log", "--log-level", "warning"], env=env)
 
 

@@ -1,8 +1,8 @@
 """Attribution: which campaigns get credit for a member's conversions, as what, and whether it counts.
 
-A pure, deterministic function of all of one member's facts (ATTRIBUTION.md). The attribution
+A pure, deterministic function of all of one member's facts (docs/attribution.md). The attribution
 projection handles late data by calling it again for the member after every arrival: the result
-depends on the facts only, never on their arrival order (ATTRIBUTION.md: Late data).
+depends on the facts only, never on their arrival order (docs/attribution.md: Late data).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def attribute_member(
     ordered_touches = sorted(touches, key=lambda t: (t.occurred_at, t.seq, t.event_id))
     counted_until: _CountedUntil = {}
     results = []
-    # ATTRIBUTION.md, Which touch (Order): conversions are processed in occurred_at order, equal
+    # docs/attribution.md, Which touch (Order): conversions are processed in occurred_at order, equal
     # times in the order recorded, because counting "one" depends on the earlier ones.
     for conversion in sorted(conversions, key=lambda c: (c.occurred_at, c.seq, c.event_id)):
         attribution = _attribute(conversion, ordered_touches, campaigns, counted_until, explain)
@@ -146,7 +146,7 @@ def _screen(
     status = campaigns.status_at(touch.campaign_id, touch.occurred_at)
     if status is None:
         return "unknown_campaign", ""
-    # ATTRIBUTION.md, Terms: active at the touch's time; pausing later keeps the credit.
+    # docs/attribution.md, Vocabulary: active at the touch's time; pausing later keeps the credit.
     if status != "active":
         return "campaign_not_active", status
     age = conversion.occurred_at - touch.occurred_at
@@ -156,7 +156,7 @@ def _screen(
     # window does not block an impression inside the view window.
     if age > windows[touch.kind]:
         return ("outside_click_window" if touch.kind == "click" else "outside_view_window"), ""
-    # ATTRIBUTION.md, Counting: the "one" filter comes before the model chooses.
+    # docs/attribution.md, Counting: the "one" filter comes before the model chooses.
     cutoff = counted_until.get((conversion.action_id, touch.campaign_id))
     if rules.counting == "one" and cutoff is not None and touch.occurred_at <= cutoff:
         return "already_counted", cutoff.isoformat()
@@ -164,7 +164,7 @@ def _screen(
 
 
 def _preference(touch: Touch) -> tuple[bool, datetime, int]:
-    # ATTRIBUTION.md, Which touch: a click beats any impression, then the latest wins, and of
+    # docs/attribution.md, Which touch: a click beats any impression, then the latest wins, and of
     # two touches at the same time the one recorded first (the lower seq).
     return touch.kind == "click", touch.occurred_at, -touch.seq
 
@@ -207,7 +207,7 @@ def _compare(touch: Touch, winners: dict[str, Touch], credited: set[str]) -> tup
 
 def _status(credits: tuple[Credit, ...],
             screened: list[tuple[Touch, tuple[str, str] | None]]) -> str:
-    # ATTRIBUTION.md, Counting: deduplicated when there were eligible touches but the "one"
+    # docs/attribution.md, Counting: deduplicated when there were eligible touches but the "one"
     # filter removed them all; unattributed when there were none.
     if credits:
         return "attributed"

@@ -1,6 +1,6 @@
 """The words of an attribution explanation: one sentence per verdict on a touch.
 
-API.md: ``GET /v1/conversions/{event_id}/explanation`` gives "the rule steps that led to the
+docs/api.md: ``GET /v1/conversions/{event_id}/explanation`` gives "the rule steps that led to the
 status, in words and data"; the data are the verdicts, these are the words.
 """
 
@@ -10,14 +10,14 @@ from domain.attribution_facts import Conversion, Touch
 
 # Verdicts on one touch for one conversion, in the order the rules are applied.
 VERDICTS = (
-    "not_linked",                 # ATTRIBUTION.md, Terms: linked campaigns only
+    "not_linked",                 # docs/attribution.md, Vocabulary: linked campaigns only
     "unknown_campaign",
     "campaign_not_active",        # active at the touch's time
     "after_conversion",           # 0 <= T - t
     "outside_click_window",
     "outside_view_window",
-    "already_counted",            # ATTRIBUTION.md, Counting: the "one" filter
-    "impression_loses_to_click",  # ATTRIBUTION.md, Which touch
+    "already_counted",            # docs/attribution.md, Counting: the "one" filter
+    "impression_loses_to_click",  # docs/attribution.md, Which touch
     "older_than_credited_touch",
     "recorded_later",             # same time: the one recorded first wins
     "other_campaign_won",         # last_touch_last_campaign

@@ -1,7 +1,7 @@
 """The facts attribution works on: touches, conversions, action settings and campaign statuses.
 
 Plain frozen values that the attribution projection builds from the event store
-(ATTRIBUTION.md: Terms). Times are aware instants; ``seq`` is the event store position, the
+(docs/attribution.md: Vocabulary). Times are aware instants; ``seq`` is the event store position, the
 "order recorded" that breaks ties on time.
 """
 
@@ -24,7 +24,7 @@ from domain.values import (
 
 
 def _require_aware(moment: datetime, what: str) -> None:
-    # Naive times would compare as wall-clock readings; every fact is an instant (API.md: UTC).
+    # Naive times would compare as wall-clock readings; every fact is an instant (docs/api.md: UTC).
     if moment.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got {moment!r}")
 
@@ -103,7 +103,7 @@ class Conversion:
 
 
 def resolve_value(rules: ActionRules, own_value: Money | None) -> Money | None:
-    """The value a conversion carries under its action's value mode (ATTRIBUTION.md: Value)."""
+    """The value a conversion carries under its action's value mode (docs/attribution.md: Value)."""
     if rules.value_mode == "dynamic":
         return own_value if own_value is not None else rules.value
     if rules.value_mode == "fixed":
@@ -117,7 +117,7 @@ StatusChange = tuple[datetime, str]
 class CampaignStatusHistory:
     """Per campaign, its status at creation and its later changes, as (effective time, status).
 
-    ATTRIBUTION.md, Terms: a campaign's status at a time is that of its last status change at or
+    docs/attribution.md, Vocabulary: a campaign's status at a time is that of its last status change at or
     before that time; before its creation, its status at creation applies. A campaign without
     history is unknown, and unknown campaigns are never active.
     """

@@ -23,7 +23,7 @@ class Campaign(Aggregate):
     """An ad campaign, owned by one account.
 
     Invariants: `status_history` is in recording order and starts with the status at creation
-    (ATTRIBUTION.md: a campaign's status at a time); an archived campaign is never renamed or
+    (docs/attribution.md: a campaign's status at a time); an archived campaign is never renamed or
     re-activated, and takes spend only for days up to its archive day; spend is one amount per
     day (the last record wins) in a single currency.
     """

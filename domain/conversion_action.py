@@ -35,12 +35,12 @@ class ActionError(Exception):
 
 
 class ActionArchived(ActionError):
-    """Archived actions are kept for history and never edited (API.md: 409)."""
+    """Archived actions are kept for history and never edited (docs/api.md: 409)."""
 
 
 @dataclass(frozen=True)
 class ActionSettings:
-    """Every setting of an action (API.md), validated as a whole."""
+    """Every setting of an action (docs/api.md), validated as a whole."""
 
     name: str
     category: str

@@ -2,7 +2,7 @@
 
 docs/attribution.md, "What is never a conversion": only an enabled, non-archived action of the
 tag whose URL rules match the page fires, and only on a registered domain of the tag (or a
-subdomain of one). The tag debugger answers with this verdict; the collector drops by it.
+subdomain of one). The tag debugger answers with this verdict; the collector will drop by it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from eventsourcing.domain import Aggregate, event
 
-# A role includes every right of the roles before it (API.md: roles on a shared tag).
+# A role includes every right of the roles before it (docs/api.md: roles on a shared tag).
 ROLE_RANK = {"viewer": 1, "editor": 2, "admin": 3, "owner": 4}
 
 

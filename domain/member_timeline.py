@@ -18,7 +18,7 @@ class MemberOptedOut(Exception):
 class MemberTimeline(Aggregate):
     """Everything recorded about one member, in recording order.
 
-    Invariants: while `opted_out`, no touch or conversion is recorded (ATTRIBUTION.md: opt-out
+    Invariants: while `opted_out`, no touch or conversion is recorded (docs/attribution.md: opt-out
     takes effect from the moment it is recorded). The timeline keeps no list of its facts: the
     event store is that list, and idempotency is checked against the fact-key index written in
     the same transaction as the events (ADR 0004), so loading a timeline stays cheap.

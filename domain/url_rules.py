@@ -1,6 +1,6 @@
 """URL rules of conversion actions and the registered domains of a tag.
 
-ATTRIBUTION.md, "What is never a conversion": the scheme and host compare case-insensitively and
+docs/attribution.md, "What is never a conversion": the scheme and host compare case-insensitively and
 the ``#fragment`` is ignored; everything else is literal and case-sensitive. ``exact`` is equality
 of the whole URL; ``starts_with`` and ``contains`` are plain string tests on the whole URL, query
 string included. Pure functions: the collector, the aggregates' guards and the debug endpoint
@@ -61,7 +61,7 @@ def rule_matches(rule: UrlRule, url: str) -> bool:
 
 
 def matches_any(rules: Iterable[UrlRule], url: str) -> bool:
-    """Whether any of an action's rules matches (API.md: any rule matching is enough)."""
+    """Whether any of an action's rules matches (docs/api.md: any rule matching is enough)."""
     return any(rule_matches(rule, url) for rule in rules)
 
 

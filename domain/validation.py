@@ -1,4 +1,4 @@
-"""Pure validation rules for facts and settings (ATTRIBUTION.md: Rejected input).
+"""Pure validation rules for facts and settings (docs/attribution.md: Rejected input).
 
 Each check returns nothing or raises `Invalid` naming the field, a stable reason code and a
 sentence. The HTTP layer turns `Invalid` into a 422 (commands) or a per-item rejection (facts).
@@ -65,7 +65,7 @@ def check_amount(amount_minor: int, field: str = "amount_minor") -> None:
 
 
 def check_aware(moment: datetime, field: str) -> None:
-    """Times must carry an offset: a naive time is ambiguous (API.md: RFC 3339 with offset)."""
+    """Times must carry an offset: a naive time is ambiguous (docs/api.md: RFC 3339 with offset)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise Invalid(field, "missing_offset", "times need an offset, e.g. 2026-03-01T12:00:00Z")
 

@@ -29,17 +29,17 @@ WINDOW_DAYS = (1, 7, 30, 90, 365)
 TOUCH_KINDS = ("impression", "click")
 CONVERSION_SOURCES = ("tag", "api")
 
-# ATTRIBUTION.md / API.md: 365-day windows only for these categories.
+# docs/attribution.md / docs/api.md: 365-day windows only for these categories.
 LONG_WINDOW_CATEGORIES = frozenset(
     {"lead", "qualified_lead", "purchase", "add_to_cart", "submit_application"}
 )
-# ATTRIBUTION.md, Counting: "each" is the default for these, "one" for all others.
+# docs/attribution.md, Counting: "each" is the default for these, "one" for all others.
 EACH_COUNTING_CATEGORIES = frozenset({"purchase", "add_to_cart"})
 
 DEFAULT_CLICK_WINDOW_DAYS = 30
 DEFAULT_VIEW_WINDOW_DAYS = 7
 
-# ATTRIBUTION.md, Rejected input.
+# docs/attribution.md, Rejected input.
 MAX_FUTURE_SKEW = timedelta(minutes=10)
 MAX_CONVERSION_AGE = timedelta(days=90)
 MAX_TOUCH_AGE = timedelta(days=400)

@@ -2,7 +2,7 @@
 
 Each row carries the account the aggregate belongs to and, for tags and their actions, the tag,
 so the read API can show an account the audit of its own aggregates and of the tags it can see
-(API.md: viewers read the tag's audit). Secrets never enter the trail (the API key's hash).
+(docs/api.md: viewers read the tag's audit). Secrets never enter the trail (the API key's hash).
 """
 
 from __future__ import annotations

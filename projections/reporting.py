@@ -1,9 +1,9 @@
 """Conversion reports: credits added up per group, with spend, cost per conversion and ROAS.
 
 The attribution projection keeps one credit row per counted credit and the campaigns' daily
-spend; a report groups them (API.md: GET /v1/reports/conversions). Decisions (ADR 0011):
+spend; a report groups them (docs/api.md: GET /v1/reports/conversions). Decisions (ADR 0011):
 - `conversions` counts distinct conversions in a group: grouped by campaign, a conversion
-  credited to two campaigns counts in both (ATTRIBUTION.md: totals may exceed the distinct
+  credited to two campaigns counts in both (docs/attribution.md: totals may exceed the distinct
   conversions); not grouped by campaign, it counts once. `post_click` / `post_view` count the
   conversions of the group with a credit of that kind. Only attributed conversions are counted.
 - Values are summed per currency; a group whose values are in several currencies gives one row

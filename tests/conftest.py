@@ -34,7 +34,7 @@ from adapters.settings import Settings
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CONVTRACK_TEST_DATABASE_URL, or a throwaway embedded PostgreSQL for the session (DESIGN.md: Tests)."""
+    """CONVTRACK_TEST_DATABASE_URL, or a throwaway embedded PostgreSQL for the session (docs/architecture.md: Tests)."""
     configured = os.environ.get("CONVTRACK_TEST_DATABASE_URL")
     if configured:
         yield configured

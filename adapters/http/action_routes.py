@@ -27,7 +27,7 @@ class ActionRoutes(Controller):
 
     path = "/v1/conversion-actions"
     tags = ["conversion actions"]
-    before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
+    before_request = staticmethod(strict_body)  # docs/api.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Define a conversion action (editor role)")
     def create_action(self, data: NewActionIn, caller: Caller, management: ManagementApp) -> ActionOut:

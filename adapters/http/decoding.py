@@ -1,4 +1,4 @@
-"""Decoding of batch bodies item by item, so a bad item is answered alone (API.md: batches)."""
+"""Decoding of batch bodies item by item, so a bad item is answered alone (docs/api.md: batches)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one map from exceptions to HTTP answers (API.md: Errors)."""
+"""The one map from exceptions to HTTP answers (docs/api.md: Errors)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ HTTP_CODES = {400: "invalid_json", 401: "unauthenticated", 403: "forbidden", 404
 
 
 class BadRequest(HTTPException):
-    """A 4xx raised by the HTTP layer itself, with API.md's error body."""
+    """A 4xx raised by the HTTP layer itself, with docs/api.md's error body."""
 
     def __init__(self, status: int, error: str, detail: str, field: str | None = None) -> None:
         super().__init__(status_code=status, detail=detail)
@@ -44,7 +44,7 @@ class BadRequest(HTTPException):
 
 
 def error_response(status: int, error: str, detail: str, field: str | None) -> Response[ErrorBody]:
-    """API.md's error body."""
+    """docs/api.md's error body."""
     return Response(ErrorBody(error=error, detail=detail, field=field), status_code=status,
                     media_type=MediaType.JSON)
 

@@ -37,7 +37,7 @@ class AccountRoutes(Controller):
 
     path = "/v1/accounts"
     tags = ["accounts"]
-    before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
+    before_request = staticmethod(strict_body)  # docs/api.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Create an account; its API key is shown once")
     def create(self, data: NewAccountIn, caller: Caller, management: ManagementApp) -> AccountOut:
@@ -51,7 +51,7 @@ class TagRoutes(Controller):
 
     path = "/v1/tags"
     tags = ["tags"]
-    before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
+    before_request = staticmethod(strict_body)  # docs/api.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Create an insight tag")
     def create_tag(self, data: NewTagIn, caller: Caller, management: ManagementApp) -> TagOut:
@@ -122,7 +122,7 @@ class CampaignRoutes(Controller):
 
     path = "/v1/campaigns"
     tags = ["campaigns"]
-    before_request = staticmethod(strict_body)  # API.md types are JSON types: not coerced
+    before_request = staticmethod(strict_body)  # docs/api.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Create a campaign")
     def create_campaign(self, data: NewCampaignIn, caller: Caller, management: ManagementApp) -> CampaignOut:

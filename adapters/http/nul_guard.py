@@ -1,8 +1,8 @@
 """Requests whose path or query string holds a NUL character are answered 400 up front.
 
-No id, name or filter of API.md can contain U+0000, and PostgreSQL text cannot hold it: a NUL
+No id, name or filter of docs/api.md can contain U+0000, and PostgreSQL text cannot hold it: a NUL
 reaching a query failed it with a 500 (found by schemathesis on the read side). One ASGI
-middleware refuses them all, naming the parameter, with API.md's error body.
+middleware refuses them all, naming the parameter, with docs/api.md's error body.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The error answers of API.md in the OpenAPI document, for every operation that can give them.
+"""The error answers of docs/api.md in the OpenAPI document, for every operation that can give them.
 
 litestar documents only a 400 with its own `ValidationException` shape (`status_code`, `detail`,
-`extra`), which is not what errors.py answers. This replaces it with API.md's error body and adds
+`extra`), which is not what errors.py answers. This replaces it with docs/api.md's error body and adds
 the statuses each operation can answer, so clients and schemathesis see the real contract.
 """
 
@@ -29,14 +29,14 @@ DESCRIPTIONS = {
     413: "More than 1,000 items in a batch",
     422: "Invalid body, or a reference to an unknown id; `field` names the field",
 }
-# Calls anyone may make without credentials (DESIGN.md: liveness and metrics).
+# Calls anyone may make without credentials (docs/architecture.md: liveness and metrics).
 PUBLIC = {"/health", "/metrics"}
 BATCHES = {"/v1/touches", "/v1/conversions"}
 NO_CONFLICT = ("/debug", "/opt-out", "/opt-in", "/rebuilds")
 
 
 def document_error_responses(openapi: OpenAPI) -> OpenAPI:
-    """Add API.md's error body, for the statuses each operation can answer, in place."""
+    """Add docs/api.md's error body, for the statuses each operation can answer, in place."""
     raw = msgspec.json.schema(ErrorBody)
     schemas = openapi.components.schemas if openapi.components.schemas is not None else {}
     schemas[ERROR_SCHEMA] = to_openapi(raw, raw.get("$defs", {}))

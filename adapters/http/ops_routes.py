@@ -45,7 +45,7 @@ def _sources(sources: dict[str, SourceLag]) -> dict[str, SourceLagOut]:
 
 
 def projections_out(status: ReadSideStatus) -> ProjectionsOut:
-    """The status in API.md's shape, with per-source details as extension fields."""
+    """The status in docs/api.md's shape, with per-source details as extension fields."""
     return ProjectionsOut(
         store_position=status.store_position,
         projections=[ProjectionOut(p.name, p.version, p.position, p.lag, p.status, p.parked,

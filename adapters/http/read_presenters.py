@@ -64,7 +64,7 @@ def parse_instant(value: str | None, field: str, *, end: bool = False) -> dateti
 
 
 def parse_day(value: str | None, field: str) -> date | None:
-    """A report bound: YYYY-MM-DD (API.md: days in UTC)."""
+    """A report bound: YYYY-MM-DD (docs/api.md: days in UTC)."""
     if value is None or value == "":
         return None
     try:
@@ -108,7 +108,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def money_out(money: Money | None) -> MoneyOut | None:
-    """Money as API.md shows it."""
+    """Money as docs/api.md shows it."""
     return None if money is None else MoneyOut(money.amount_minor, money.currency)
 
 

@@ -1,4 +1,4 @@
-"""msgspec shapes of the read side's responses (API.md: Read side), with documented extensions."""
+"""msgspec shapes of the read side's responses (docs/api.md: Read side), with documented extensions."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ class LedgerCopyOut(msgspec.Struct):
 
 
 class LedgerOut(msgspec.Struct):
-    """The de-duplication ledger of the conversion's event_id (ATTRIBUTION.md)."""
+    """The de-duplication ledger of the conversion's event_id (docs/attribution.md)."""
 
     scope: str
     recorded: LedgerCopyOut

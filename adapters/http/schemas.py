@@ -1,4 +1,4 @@
-"""msgspec shapes of the HTTP contract (shared/API.md): request bodies and responses."""
+"""msgspec shapes of the HTTP contract (docs/api.md): request bodies and responses."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ Category = Literal[
     "submit_application", "subscribe", "view_content", "other",
 ]
 Window = Literal[1, 7, 30, 90, 365]
-# msgspec documents datetime as a bare string; API.md's times are RFC 3339 (date-time).
+# msgspec documents datetime as a bare string; docs/api.md's times are RFC 3339 (date-time).
 Timestamp = Annotated[datetime, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ErrorBody(msgspec.Struct):
-    """API.md's error format."""
+    """docs/api.md's error format."""
 
     error: str
     detail: str
@@ -121,7 +121,7 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ActionSettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The settings an action may leave out on creation (API.md gives their defaults)."""
+    """The settings an action may leave out on creation (docs/api.md gives their defaults)."""
 
     rules: list[RuleIn] | UnsetType = UNSET
     value_mode: Literal["dynamic", "fixed", "none"] | UnsetType = UNSET
@@ -200,7 +200,7 @@ class DebugOut(msgspec.Struct):
 
 
 class TouchItem(msgspec.Struct, forbid_unknown_fields=True):
-    """One impression or click (API.md: Facts)."""
+    """One impression or click (docs/api.md: Facts)."""
 
     event_id: str
     member_id: str

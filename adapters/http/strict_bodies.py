@@ -1,7 +1,7 @@
 """Strict decoding of command bodies: a value of the wrong JSON type is a 422 naming the field.
 
 litestar converts request bodies with msgspec in lax mode (`strict=False`, meant for query
-strings), which turns `"5"` into 5, `"30"` into a 30-day window and `"true"` into True. API.md
+strings), which turns `"5"` into 5, `"30"` into a 30-day window and `"true"` into True. docs/api.md
 gives every field a JSON type, and a client sending a string for an amount has a bug it should
 hear about. So each command controller checks its body strictly first, against the same struct,
 and reports a problem the way litestar reports its own validation errors (errors.py maps both).

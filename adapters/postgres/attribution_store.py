@@ -190,7 +190,7 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
                 [(c.campaign_id, c.owner_account_id, history_json(c))
                  for c in changes.campaigns.values()])
         if changes.spend:
-            # API.md: the last record for a day wins.
+            # docs/api.md: the last record for a day wins.
             cur.executemany(self.sql(
                 "INSERT INTO {spend} (campaign_id, day, amount_minor, currency) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (campaign_id, day) DO UPDATE "

@@ -1,6 +1,6 @@
 """Driving a projection from the event store itself: catch-up, rebuilds and synchronous tests.
 
-Workers use this when they are far behind or find a gap in what NATS delivered (DESIGN.md: the
+Workers use this when they are far behind or find a gap in what NATS delivered (docs/architecture.md: the
 event store is the truth); tests use it to bring read models up to date before asserting. It
 reads each source application's notification log from the projection's tracked position in
 pages, decodes them (member-timeline facts with adapters/read_side/fact_decoding.py), and hands

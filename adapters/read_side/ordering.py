@@ -2,7 +2,7 @@
 
 JetStream delivers in stream order, but a redelivery, a re-publish after a relay crash, or a
 message the broker lost breaks the positions' sequence. A projection must apply each source's
-events in position order with none missing (one member's events in order, ATTRIBUTION.md), so:
+events in position order with none missing (one member's events in order, docs/attribution.md), so:
 drop what is already tracked, sort per source, and name the holes to read from the store.
 """
 

@@ -103,7 +103,7 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                # STYLE.md: Errors — never swallowed: logged with where the relay stands.
+                # docs/architecture.md: Errors — never swallowed: logged with where the relay stands.
                 backoff = min(self.max_backoff, max(0.1, backoff * 2))
                 _log.warning("relay round failed, retrying in %.1f s: %s", backoff, error,
                              extra={"positions": dict(self.positions), "error": repr(error),

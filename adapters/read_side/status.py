@@ -1,7 +1,7 @@
-"""Where the read side stands: store, relay and projection positions, lags, statuses (API.md).
+"""Where the read side stands: store, relay and projection positions, lags, statuses (docs/api.md).
 
 Everything is read from the database (store heads, relay positions, tracking rows, worker
-heartbeats), so the answer is right whichever process runs the relay and the workers. API.md
+heartbeats), so the answer is right whichever process runs the relay and the workers. docs/api.md
 wants one `store_position`: it is the sum of both applications' heads, and a projection's
 `position` the sum of its tracked positions, so `lag` is the number of events not yet applied;
 `sources` breaks both down per application.

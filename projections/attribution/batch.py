@@ -2,7 +2,7 @@
 
 The handlers (projections/attribution/projection.py) record what each event says; `finish` then
 recomputes every member whose facts changed with the pure `attribute_recorded` over ALL of that
-member's touches and conversions (ATTRIBUTION.md: Late data), and keeps only the outcomes that
+member's touches and conversions (docs/attribution.md: Late data), and keeps only the outcomes that
 changed.
 Everything is read with one query per table for the whole batch, never per member or per event.
 """
@@ -158,7 +158,7 @@ class AttributionBatch:
         self.campaign_triggers[state.campaign_id] = since
 
     def put_spend(self, campaign_id: str, day: str, amount_minor: int, currency: str) -> None:
-        """A day's spend; the last record wins (API.md: Campaigns)."""
+        """A day's spend; the last record wins (docs/api.md: Campaigns)."""
         self.changes.spend[(campaign_id, day)] = (amount_minor, currency)
 
     # --- the recompute -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The projection stores outcomes, not the verdict on every touch (that would store each touch
 once per conversion). The explanation re-runs the same pure rules over the same stored facts
-and settings, which gives exactly the stored outcome plus every verdict (ATTRIBUTION.md is
+and settings, which gives exactly the stored outcome plus every verdict (docs/attribution.md is
 deterministic: the result depends on the facts only).
 """
 
@@ -55,7 +55,7 @@ def explain(queries: AttributionQueries, record: ConversionRecord) -> Explanatio
 
 
 def counting_sentence(attribution: Attribution) -> str:
-    """The counting decision in words (ATTRIBUTION.md: Counting)."""
+    """The counting decision in words (docs/attribution.md: Counting)."""
     mode = attribution.rules.counting
     if attribution.status == "attributed":
         if mode == "each":

@@ -1,10 +1,10 @@
 """The attribution projection: member facts and catalogue events → attributed conversions.
 
 Each batch records what its events say (one handler per event, below), then recomputes every
-member whose facts changed with the pure rules of `domain.attribution` (ATTRIBUTION.md), and
+member whose facts changed with the pure rules of `domain.attribution` (docs/attribution.md), and
 writes the changes with its tracking positions in one transaction (ADR 0007). A conversion is
 attributed under its action's settings as they are when the projection first processes it; the
-settings are stored with it and reused whenever its member is recomputed (ATTRIBUTION.md:
+settings are stored with it and reused whenever its member is recomputed (docs/attribution.md:
 Settings changes), so changing an action never rewrites the past by itself.
 """
 
@@ -39,7 +39,7 @@ Handler = Callable[[AttributionBatch, Envelope], None]
 
 
 class AttributionProjection:
-    """Attributes every conversion (ATTRIBUTION.md) and keeps the credits reports add up."""
+    """Attributes every conversion (docs/attribution.md) and keeps the credits reports add up."""
 
     name = "attribution"
     version = 1
@@ -123,7 +123,7 @@ def on_campaign_created(work: AttributionBatch, envelope: Envelope) -> None:
 
 
 def on_campaign_status_changed(work: AttributionBatch, envelope: Envelope) -> None:
-    """Campaign.StatusChanged: touches from then on may count differently (ATTRIBUTION.md)."""
+    """Campaign.StatusChanged: touches from then on may count differently (docs/attribution.md)."""
     event: Any = envelope.event
     campaign_id = str(event.originator_id)
     known = work.campaigns.get(campaign_id)

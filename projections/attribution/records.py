@@ -22,7 +22,7 @@ from projections.tracking import TrackedView
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What attribution decided for one conversion (ATTRIBUTION.md: Counting, Value)."""
+    """What attribution decided for one conversion (docs/attribution.md: Counting, Value)."""
 
     status: str
     credits: tuple[Credit, ...]
@@ -53,12 +53,12 @@ class ConversionRecord:
 
     @property
     def key(self) -> tuple[str, str]:
-        """A conversion is one per (tag, event_id) (ATTRIBUTION.md: delivery duplicates)."""
+        """A conversion is one per (tag, event_id) (docs/attribution.md: delivery duplicates)."""
         return self.tag_id, self.event_id
 
     @property
     def day(self) -> date:
-        """The UTC day a report counts the conversion on (API.md: days are UTC)."""
+        """The UTC day a report counts the conversion on (docs/api.md: days are UTC)."""
         return self.occurred_at.astimezone(UTC).date()
 
     def with_outcome(self, outcome: Outcome, rules: ActionRules | None = None,
@@ -111,7 +111,7 @@ class ActionState:
         return str(self.settings["category"])
 
     def rules(self) -> ActionRules:
-        """The settings attribution applies (ATTRIBUTION.md: the action's settings)."""
+        """The settings attribution applies (docs/attribution.md: the action's settings)."""
         return ActionRules.from_settings(self.action_id, self.settings)
 
 

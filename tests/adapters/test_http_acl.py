@@ -1,6 +1,6 @@
 """Access control over HTTP, end to end on PostgreSQL: a matrix of callers × operations.
 
-API.md: 401 no or bad credentials; 403 authenticated but not allowed; 404 unknown or not visible
+docs/api.md: 401 no or bad credentials; 403 authenticated but not allowed; 404 unknown or not visible
 to the caller. Roles on a shared tag: viewer reads; editor also manages the tag's actions and
 sends conversions for them; admin also manages domains and grants; the owner has every right.
 Campaigns are their owner's alone. The admin token creates accounts and sends touches (and
@@ -177,7 +177,7 @@ MATRIX: dict[str, tuple[int | str, ...]] = {
     "grant":                   (201, 201, 403, 403, 404, 403, 401, 401),
     "revoke":                  (200, 200, 403, 403, 404, 403, 401, 401),
     "list grants":             (200, 200, 200, 200, 404, 403, 401, 401),
-    # The tag is named in the body: an invisible one is an unknown reference (API.md: 422).
+    # The tag is named in the body: an invisible one is an unknown reference (docs/api.md: 422).
     "create action":           (201, 201, 201, 403, 422, 403, 401, 401),
     "edit action":             (200, 200, 200, 403, 404, 403, 401, 401),
     "archive action":          (200, 200, 200, 403, 404, 403, 401, 401),

@@ -1,6 +1,6 @@
 """Bad commands over HTTP, end to end on PostgreSQL: every field of every command body.
 
-The answer is a 4xx with API.md's error body naming the field, and nothing changes. One app and
+The answer is a 4xx with docs/api.md's error body naming the field, and nothing changes. One app and
 one schema serve the whole module (each case uses its own ids).
 """
 

@@ -1,4 +1,4 @@
-"""Bad facts over HTTP, end to end on PostgreSQL: every field of every fact (API.md: batches).
+"""Bad facts over HTTP, end to end on PostgreSQL: every field of every fact (docs/api.md: batches).
 
 A bad item is rejected alone, naming `field` and `reason`; the valid items of the same batch are
 recorded (re-sent, they are duplicates) and the bad item is kept in the dead-letter table. One

@@ -1,4 +1,4 @@
-"""`/schema/openapi.json` describes every endpoint of API.md's sections Accounts, Insight tags,
+"""`/schema/openapi.json` describes every endpoint of docs/api.md's sections Accounts, Insight tags,
 Campaigns, Conversion actions and Facts: its request body, its answer, and its errors."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def enum_of(schema: dict[str, Any]) -> set[Any]:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One endpoint of API.md: its body's fields (required ones marked) and its answer."""
+    """One endpoint of docs/api.md: its body's fields (required ones marked) and its answer."""
 
     method: str
     path: str

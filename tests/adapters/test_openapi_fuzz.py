@@ -1,7 +1,7 @@
 """Schemathesis over the app's own OpenAPI document, through ASGI, on PostgreSQL.
 
 Every operation gets generated requests (valid and invalid bodies, parameters and ids) sent with
-real credentials: the admin token where API.md wants it, else the key of an account that owns a
+real credentials: the admin token where docs/api.md wants it, else the key of an account that owns a
 tag, a campaign, an action and some facts. Path ids are, most of the time, the ids of that real
 data, so the requests reach past the 404s into the commands. Nothing may answer 5xx, and every
 answer must match the documented content type and, for documented statuses, the schema.
@@ -114,7 +114,7 @@ def point_at_real_data(case: Any, ids: dict[str, str]) -> None:
             case.path_parameters[name] = ids[name]
 
 
-# Not `negative_data_rejection`: batches answer 200 with a rejection per bad item (API.md), and
+# Not `negative_data_rejection`: batches answer 200 with a rejection per bad item (docs/api.md), and
 # unknown query parameters are ignored, as most HTTP APIs do; both are by design.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -124,7 +124,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
                          ids=lambda value: str(value))
 def test_no_operation_answers_a_server_error(fuzzed: Fuzzed, method: str, path: str) -> None:
     operation = fuzzed.schema[path][method]
-    # API.md: the admin token creates accounts, sends touches and changes consent.
+    # docs/api.md: the admin token creates accounts, sends touches and changes consent.
     token = ADMIN_TOKEN if path.startswith(ADMIN_PATHS) else fuzzed.key
     headers = {"Authorization": f"Bearer {token}"}
 

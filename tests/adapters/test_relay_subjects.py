@@ -1,4 +1,4 @@
-"""Names on the wire (STYLE.md: Names): subjects from topics, message ids, per-schema streams."""
+"""Names on the wire (docs/architecture.md: Names): subjects from topics, message ids, per-schema streams."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Application tests are written once and run on the in-memory store and on PostgreSQL.
 
-STYLE.md (Tests): `tests/application/` uses the in-memory store, with the same scenarios
+docs/architecture.md (Tests): `tests/application/` uses the in-memory store, with the same scenarios
 parametrised over PostgreSQL.
 """
 

@@ -1,4 +1,4 @@
-"""Attribution rules (ATTRIBUTION.md): one test per rule, the worked examples and the boundaries."""
+"""Attribution rules (docs/attribution.md): one test per rule, the worked examples and the boundaries."""
 
 from __future__ import annotations
 
@@ -351,7 +351,7 @@ def test_counting_one_is_per_campaign() -> None:
 
 
 def test_the_counting_filter_comes_first_then_the_model_chooses() -> None:
-    # ATTRIBUTION.md, Counting: "Example of the order".
+    # docs/attribution.md, Counting: "Example of the order".
     c2_view = impression("C2", at(1))
     results = attribute([conversion(at(0), LAST), conversion(at(2), LAST)],
                         [click("C1", at(-5)), c2_view])

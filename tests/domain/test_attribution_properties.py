@@ -1,4 +1,4 @@
-"""Properties of attribution over random member timelines (ATTRIBUTION.md: Late data)."""
+"""Properties of attribution over random member timelines (docs/attribution.md: Late data)."""
 
 from __future__ import annotations
 

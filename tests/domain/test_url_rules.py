@@ -1,4 +1,4 @@
-"""URL rules and registered domains (ATTRIBUTION.md: What is never a conversion)."""
+"""URL rules and registered domains (docs/attribution.md: What is never a conversion)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_normalising_leaves_text_without_a_host_literal() -> None:
     "https://example.com/Thanks",
 ])
 def test_exact_is_equality_of_the_whole_url(url: str) -> None:
-    # The three counter-examples of ATTRIBUTION.md, What is never a conversion.
+    # The three counter-examples of docs/attribution.md, What is never a conversion.
     assert not rule_matches(exact(THANKS), url)
 
 

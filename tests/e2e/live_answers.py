@@ -32,7 +32,7 @@ def projections_status(client: TestClient[Litestar], headers: dict[str, str]) ->
 
 def wait_for_lag_zero(client: TestClient[Litestar], headers: dict[str, str],
                       timeout: float = 30.0) -> None:
-    """Wait until /v1/projections shows every projection at lag 0 (API.md: Read side)."""
+    """Wait until /v1/projections shows every projection at lag 0 (docs/api.md: Read side)."""
     def settled() -> bool:
         status = projections_status(client, headers)
         assert all(p["parked"] == 0 for p in status["projections"]), status

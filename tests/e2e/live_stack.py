@@ -148,8 +148,7 @@ def rebuilt(container: Container) -> Iterator[tuple[Container, ReadModels]]:
     settings = container.settings
     assert settings.database_url is not None
     schema = new_schema(settings.database_url)
-    twin = Container(replace(settings, database_schema=schema), container.admin_token,
-                     container.management, container.ingestion)
+    twin = replace(container, settings=replace(settings, database_schema=schema))
     read_models = build_read_models(twin)
     try:
         catch_up_from_store(read_models, twin)

@@ -1,6 +1,6 @@
 """An advertiser driven over HTTP, its catalogue, and seeded random facts for the e2e tests.
 
-Fact times are relative to one instant and unique across the whole workload: ATTRIBUTION.md
+Fact times are relative to one instant and unique across the whole workload: docs/attribution.md
 breaks ties on time by recording order, which is exactly what a shuffled arrival changes, so a
 tie would make "any order gives the in-order result" untrue by the rules themselves.
 """

@@ -1,4 +1,4 @@
-"""The live read side equals a rebuild from the event store (ATTRIBUTION.md: Late data).
+"""The live read side equals a rebuild from the event store (docs/attribution.md: Late data).
 
 Everything is real: facts go in over HTTP, the relay publishes them to JetStream, the workers
 apply them in small batches while more arrive; then read models built from scratch in another

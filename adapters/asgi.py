@@ -1,6 +1,6 @@
 """An ASGI entry point built from the environment, for multi-process servers.
 
-`uvicorn adapters.http.asgi:app --workers 2` with CONVTRACK_DATABASE_URL set: each worker
+`uvicorn adapters.asgi:app --workers 2` with CONVTRACK_DATABASE_URL set: each worker
 process builds its own service on the same PostgreSQL (the applications are safe for several
 writers: optimistic concurrency plus the fact-key index, ADR 0004).
 """
