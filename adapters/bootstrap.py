@@ -10,7 +10,6 @@ they wire take explicit collaborators and never import this one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +29,7 @@ from adapters.postgres.read_side_state import ReadSideState, read_side_state_for
 from adapters.postgres.report_queries import PostgresReportQueries
 from adapters.read_side.catch_up import DEFAULT_BATCH_SIZE, catch_up
 from adapters.read_side.runtime import ReadSideParts
-from adapters.read_side.status import ReadSideStatus, get_read_side_status
+from adapters.read_side.status import StatusSource, get_read_side_status
 from adapters.settings import Settings
 from application.ingestion import IngestionApp
 from application.management import ManagementApp
@@ -186,7 +185,7 @@ def read_service(container: Container, read_models: ReadModels) -> ReadService:
 
 
 def read_side_status(container: Container, read_models: ReadModels
-                     ) -> Callable[[], ReadSideStatus]:
+                     ) -> StatusSource:
     """Reads where the read side stands now (GET /v1/projections, /metrics)."""
     return lambda: get_read_side_status(container.sources, container.state,
                                         read_models.projections)

@@ -1,8 +1,9 @@
 """Prometheus metrics: facts at the door, the relay, the projection workers (issue 3, item 5).
 
 Counters and histograms are process-local: they count what this process did. Positions, lags
-and parked counts are set from the database when `/metrics` is scraped (adapters/read_side/status.py),
-so they are right even when the relay or workers run in other processes.
+and parked counts are set from the database when `/metrics` is scraped
+(adapters/read_side/status.py), so they are right even when the relay or workers run in other
+processes.
 """
 
 from __future__ import annotations

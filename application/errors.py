@@ -29,4 +29,5 @@ class Conflict(ApplicationError):
 
 
 class UnknownReference(ApplicationError):
-    """A body names an id that does not exist or is not visible (docs/api.md: 422 naming the field)."""
+    """A body names an id that does not exist or is not visible (docs/api.md: 422 naming the
+    field)."""

@@ -1,4 +1,5 @@
-"""Checks one batch's facts against the rules and the catalogue (docs/attribution.md: Rejected input).
+"""Checks one batch's facts against the rules and the catalogue (docs/attribution.md: Rejected
+input).
 
 A check turns a decoded fact into a `Plan` (what to record, on whose timeline, under which
 idempotency key) or an `Undecodable` rejection naming the field and the reason. Catalogue

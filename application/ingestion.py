@@ -19,6 +19,7 @@ from eventsourcing.popo import POPOFactory
 
 from application.access import Caller
 from application.errors import Forbidden
+from application.fact_checks import FactChecks
 from application.fact_ledger import (
     DeadLetter,
     DuplicateEntry,
@@ -28,7 +29,6 @@ from application.fact_ledger import (
     Ledger,
 )
 from application.facts import ConversionIn, ItemResult, Plan, TouchIn, Undecodable
-from application.fact_checks import FactChecks
 from application.management import ManagementApp
 from application.management_base import Clock, utc_now
 from domain.member_timeline import MemberTimeline, timeline_id

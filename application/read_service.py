@@ -1,9 +1,9 @@
 """The read use cases: list conversions, explain one, report, audit, each for one caller.
 
-Every answer is scoped by the caller's access (docs/api.md: Access): conversions and credits of
-the tags the caller can see (own and shared, any role), spend of the campaigns it owns or that a
-visible action links, audit events of its own aggregates and of the tags it can see. The HTTP
-controllers decode parameters, call one method here and present what it returns.
+Every answer is scoped by the caller's access (docs/api.md: Roles and access): conversions and
+credits of the tags the caller can see (own and shared, any role), spend of the campaigns it owns
+or that a visible action links, audit events of its own aggregates and of the tags it can see.
+The HTTP controllers decode parameters, call one method here and present what it returns.
 """
 
 from __future__ import annotations

@@ -290,8 +290,7 @@ async def jetstream_baseline(url: str, count: int, size: int) -> tuple[float, fl
 
 
 def run_phases(args: argparse.Namespace) -> None:
-    from adapters.bootstrap import build_container
-        from adapters.bootstrap import build_read_models
+    from adapters.bootstrap import build_container, build_read_models
     from adapters.settings import Settings
 
     db = os.environ.get("CONVTRACK_DATABASE_URL", DEFAULT_DB)

@@ -31,11 +31,11 @@ from psycopg import sql
 
 from adapters.bootstrap import build_container, build_read_models
 from adapters.postgres.event_log import fast_sources
+from adapters.read_side.catch_up import catch_up, read_envelopes
 from adapters.settings import Settings
 from application.access import Caller
 from application.facts import ConversionIn, TouchIn
 from domain.values import Money
-from adapters.read_side.catch_up import catch_up, read_envelopes
 
 
 def record_facts(container: Any, members: int) -> None:

@@ -137,10 +137,9 @@ def run_read_side(role: str, threshold: int | None, projection: str | None,
     """Child process: the relay and/or the workers, until terminated."""
     import logging
 
-    from adapters.bootstrap import build_container
-    from adapters.read_side.worker import WorkerOptions
-    from adapters.bootstrap import build_read_models
+    from adapters.bootstrap import build_container, build_read_models
     from adapters.read_side.runtime import ReadSideOptions, run_worker
+    from adapters.read_side.worker import WorkerOptions
     from adapters.runtime.supervisor import exit_on_termination_signals
     from adapters.settings import Settings
 
@@ -153,8 +152,8 @@ def run_read_side(role: str, threshold: int | None, projection: str | None,
     options = ReadSideOptions(relay=role in ("all", "relay"), workers=role in ("all", "workers"),
                               worker=worker)
     assert settings.nats_url
-    run_worker(container.read_side, models.projections, settings.nats_url, [projection] if projection else None,
-               options=options, metrics_port=metrics_port)
+    run_worker(container.read_side, models.projections, settings.nats_url,
+               [projection] if projection else None, options=options, metrics_port=metrics_port)
 
 
 def stop(process: subprocess.Popen[bytes] | None) -> None:

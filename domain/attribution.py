@@ -84,8 +84,8 @@ def attribute_member(
     ordered_touches = sorted(touches, key=lambda t: (t.occurred_at, t.seq, t.event_id))
     counted_until: _CountedUntil = {}
     results = []
-    # docs/attribution.md, Which touch (Order): conversions are processed in occurred_at order, equal
-    # times in the order recorded, because counting "one" depends on the earlier ones.
+    # docs/attribution.md, Which touch (Order): conversions are processed in occurred_at order,
+    # equal times in the order recorded, because counting "one" depends on the earlier ones.
     for conversion in sorted(conversions, key=lambda c: (c.occurred_at, c.seq, c.event_id)):
         attribution = _attribute(conversion, ordered_touches, campaigns, counted_until, explain)
         for credit in attribution.credits:

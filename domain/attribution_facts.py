@@ -1,8 +1,8 @@
 """The facts attribution works on: touches, conversions, action settings and campaign statuses.
 
 Plain frozen values that the attribution projection builds from the event store
-(docs/attribution.md: Vocabulary). Times are aware instants; ``seq`` is the event store position, the
-"order recorded" that breaks ties on time.
+(docs/attribution.md: Vocabulary). Times are aware instants; ``seq`` is the event store
+position, the "order recorded" that breaks ties on time.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class ActionRules:
 
     @classmethod
     def from_settings(cls, action_id: str, settings: Mapping[str, Any]) -> ActionRules:
-        """The settings of an action that attribution applies (docs/attribution.md: Terms)."""
+        """The settings of an action that attribution applies (docs/attribution.md: Vocabulary)."""
         # The names are those of ActionSettings.as_dict; other settings (name, URL rules,
         # enabled) are ignored, so stored rules with these names read back the same way.
         return cls(
@@ -117,9 +117,9 @@ StatusChange = tuple[datetime, str]
 class CampaignStatusHistory:
     """Per campaign, its status at creation and its later changes, as (effective time, status).
 
-    docs/attribution.md, Vocabulary: a campaign's status at a time is that of its last status change at or
-    before that time; before its creation, its status at creation applies. A campaign without
-    history is unknown, and unknown campaigns are never active.
+    docs/attribution.md, Vocabulary: a campaign's status at a time is that of its last status
+    change at or before that time; before its creation, its status at creation applies. A
+    campaign without history is unknown, and unknown campaigns are never active.
     """
 
     __slots__ = ("_timelines", "_times")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
-
-from functools import lru_cache
 
 from eventsourcing.domain import Aggregate, Snapshot, event
 

@@ -1,10 +1,10 @@
 """URL rules of conversion actions and the registered domains of a tag.
 
-docs/attribution.md, "What is never a conversion": the scheme and host compare case-insensitively and
-the ``#fragment`` is ignored; everything else is literal and case-sensitive. ``exact`` is equality
-of the whole URL; ``starts_with`` and ``contains`` are plain string tests on the whole URL, query
-string included. Pure functions: the collector, the aggregates' guards and the debug endpoint
-share them.
+docs/attribution.md, "What is never a conversion": the scheme and host compare
+case-insensitively and the ``#fragment`` is ignored; everything else is literal and
+case-sensitive. ``exact`` is equality of the whole URL; ``starts_with`` and ``contains`` are plain
+string tests on the whole URL, query string included. Pure functions: the collector, the
+aggregates' guards and the debug endpoint share them.
 """
 
 from __future__ import annotations

@@ -8,14 +8,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import nats
-from nats.js import JetStreamContext
-
 import psycopg
 import pytest
-from psycopg import sql
-
 from litestar import Litestar
 from litestar.testing import TestClient
+from nats.js import JetStreamContext
+from psycopg import sql
 
 from adapters.bootstrap import (
     Container,
@@ -34,7 +32,8 @@ from adapters.settings import Settings
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CONVTRACK_TEST_DATABASE_URL, or a throwaway embedded PostgreSQL for the session (docs/architecture.md: Tests)."""
+    """CONVTRACK_TEST_DATABASE_URL, or a throwaway embedded PostgreSQL for the session
+    (docs/architecture.md: Tests)."""
     configured = os.environ.get("CONVTRACK_TEST_DATABASE_URL")
     if configured:
         yield configured

@@ -30,12 +30,16 @@ class ActionRoutes(Controller):
     before_request = staticmethod(strict_body)  # docs/api.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Define a conversion action (editor role)")
-    def create_action(self, data: NewActionIn, caller: Caller, management: ManagementApp) -> ActionOut:
+    def create_action(
+        self, data: NewActionIn, caller: Caller, management: ManagementApp
+    ) -> ActionOut:
         fields = provided_fields(data, skip=("tag_id",))
         return action_out(management.create_action(caller, data.tag_id, fields))
 
     @get("/", sync_to_thread=True, summary="List actions, of one tag or of every visible tag")
-    def list_actions(self, caller: Caller, management: ManagementApp, tag_id: str | None = None) -> ActionList:
+    def list_actions(
+        self, caller: Caller, management: ManagementApp, tag_id: str | None = None
+    ) -> ActionList:
         actions = management.list_actions(caller, tag_id)
         return ActionList(items=[action_out(a) for a in actions])
 

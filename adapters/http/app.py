@@ -27,7 +27,7 @@ from adapters.http.openapi_errors import document_error_responses
 from adapters.http.ops_routes import OPS_ROUTES, http_metrics_middleware
 from adapters.http.read_routes import ReadRoutes
 from adapters.http.schemas import Health
-from adapters.read_side.status import ReadSideStatus
+from adapters.read_side.status import StatusSource
 from application.ingestion import IngestionApp
 from application.management import ManagementApp
 from application.read_service import ReadService
@@ -42,7 +42,7 @@ class HttpServices:
     management: ManagementApp
     ingestion: IngestionApp
     reads: ReadService
-    read_side_status: Callable[[], ReadSideStatus]
+    read_side_status: StatusSource
     on_shutdown: Sequence[Callable[[], None]] = field(default=())
 
 

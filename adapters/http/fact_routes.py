@@ -8,16 +8,16 @@ from adapters.http.auth import require_admin
 from adapters.http.decoding import decode_item, split_batch
 from adapters.http.openapi import body_operation
 from adapters.http.presenters import batch_out
-from adapters.metrics import count_fact_results
 from adapters.http.schemas import (
     BatchResults,
     ConsentOut,
     TouchBatch,
     TouchItem,
 )
+from adapters.metrics import count_fact_results
 from application.access import Caller
-from application.ingestion import IngestionApp
 from application.facts import TouchIn, Undecodable
+from application.ingestion import IngestionApp
 
 
 def touch_in(item: TouchItem | Undecodable, raw: object) -> TouchIn | Undecodable:

@@ -83,7 +83,9 @@ class TagRoutes(Controller):
 
     @post("/{tag_id:str}/grants", sync_to_thread=True,
           summary="Grant an account a role on the tag (admin role)")
-    def grant(self, tag_id: str, data: GrantIn, caller: Caller, management: ManagementApp) -> GrantOut:
+    def grant(
+        self, tag_id: str, data: GrantIn, caller: Caller, management: ManagementApp
+    ) -> GrantOut:
         role = management.grant_access(caller, tag_id, data.account_id, data.role)
         return GrantOut(account_id=data.account_id, role=role)
 
@@ -113,7 +115,9 @@ class TagRoutes(Controller):
 
     @post("/{tag_id:str}/debug", sync_to_thread=True, status_code=200,
           summary="Which actions a URL would fire, and why each other would not")
-    def debug(self, tag_id: str, data: DebugIn, caller: Caller, management: ManagementApp) -> DebugOut:
+    def debug(
+        self, tag_id: str, data: DebugIn, caller: Caller, management: ManagementApp
+    ) -> DebugOut:
         return debug_out(management.debug_url(caller, tag_id, data.url))
 
 
@@ -125,9 +129,10 @@ class CampaignRoutes(Controller):
     before_request = staticmethod(strict_body)  # docs/api.md types are JSON types: not coerced
 
     @post("/", sync_to_thread=True, summary="Create a campaign")
-    def create_campaign(self, data: NewCampaignIn, caller: Caller, management: ManagementApp) -> CampaignOut:
-        campaign = management.create_campaign(caller, data.name, data.type,
-                                                        data.status)
+    def create_campaign(
+        self, data: NewCampaignIn, caller: Caller, management: ManagementApp
+    ) -> CampaignOut:
+        campaign = management.create_campaign(caller, data.name, data.type, data.status)
         return campaign_out(campaign)
 
     @get("/", sync_to_thread=True, summary="List the account's campaigns")
@@ -136,7 +141,9 @@ class CampaignRoutes(Controller):
         return CampaignList(items=[campaign_out(c) for c in campaigns])
 
     @get("/{campaign_id:str}", sync_to_thread=True, summary="Get a campaign")
-    def get_campaign(self, campaign_id: str, caller: Caller, management: ManagementApp) -> CampaignOut:
+    def get_campaign(
+        self, campaign_id: str, caller: Caller, management: ManagementApp
+    ) -> CampaignOut:
         return campaign_out(management.get_campaign(caller, campaign_id))
 
     @patch("/{campaign_id:str}", sync_to_thread=True, summary="Rename or change status")
@@ -154,6 +161,6 @@ class CampaignRoutes(Controller):
         self, campaign_id: str, data: SpendIn, caller: Caller, management: ManagementApp
     ) -> SpendOut:
         management.record_spend(caller, campaign_id, data.day, data.amount_minor,
-                                          data.currency)
+                                data.currency)
         return SpendOut(campaign_id=campaign_id, day=data.day, amount_minor=data.amount_minor,
                         currency=data.currency)

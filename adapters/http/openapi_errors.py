@@ -1,8 +1,9 @@
-"""The error answers of docs/api.md in the OpenAPI document, for every operation that can give them.
+"""The error answers of docs/api.md in the OpenAPI document, for every operation that can give
+them.
 
 litestar documents only a 400 with its own `ValidationException` shape (`status_code`, `detail`,
-`extra`), which is not what errors.py answers. This replaces it with docs/api.md's error body and adds
-the statuses each operation can answer, so clients and schemathesis see the real contract.
+`extra`), which is not what errors.py answers. This replaces it with docs/api.md's error body and
+adds the statuses each operation can answer, so clients and schemathesis see the real contract.
 """
 
 from __future__ import annotations

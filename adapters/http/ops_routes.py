@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -11,10 +10,9 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.plugins.prometheus import PrometheusConfig
 
 from adapters.metrics import render_metrics
-from adapters.read_side.status import ReadSideStatus, SourceLag, refresh_gauges
+from adapters.read_side.status import ReadSideStatus, SourceLag, StatusSource, refresh_gauges
 from application.access import Caller
 
-ReadSideStatusSource = Callable[[], ReadSideStatus]
 
 
 class SourceLagOut(msgspec.Struct):
@@ -55,7 +53,7 @@ def projections_out(status: ReadSideStatus) -> ProjectionsOut:
 
 @get("/v1/projections", sync_to_thread=True, tags=["operations"],
      summary="Store position, each projection's position, lag, status and parked events")
-def list_projections(caller: Caller, read_side_status: ReadSideStatusSource) -> ProjectionsOut:
+def list_projections(caller: Caller, read_side_status: StatusSource) -> ProjectionsOut:
     """`store_position` and `position` are sums over both source logs; `lag` is the
     number of events recorded but not yet applied (0: every earlier write is visible);
     `sources` gives the same per application, `relay` how far the relay has published."""
@@ -64,7 +62,7 @@ def list_projections(caller: Caller, read_side_status: ReadSideStatusSource) -> 
 
 @get("/metrics", sync_to_thread=True, tags=["operations"], security=[],
      summary="Prometheus metrics", media_type="text/plain")
-def metrics(read_side_status: ReadSideStatusSource) -> Response[bytes]:
+def metrics(read_side_status: StatusSource) -> Response[bytes]:
     """Facts by outcome, relay and consumer lag, parked events, projection latency, HTTP."""
     refresh_gauges(read_side_status())
     body, content_type = render_metrics()

@@ -28,8 +28,8 @@ from application.fact_ledger import DuplicateEntry
 from domain.attribution import ActionRules, Credit
 from domain.member_timeline import conversion_scope
 from domain.values import Money
-from projections.attribution.records import ConversionRecord
 from projections.attribution.explanation import Explanation
+from projections.attribution.records import ConversionRecord
 from projections.reporting import GROUP_KEYS, ReportRow
 
 # The read endpoints' shared query parameters.

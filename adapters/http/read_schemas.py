@@ -1,4 +1,5 @@
-"""msgspec shapes of the read side's responses (docs/api.md: Read side), with documented extensions."""
+"""msgspec shapes of the read side's responses (docs/api.md: Read side), with documented
+extensions."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from adapters.nats.subjects import Topology
 
 _log = logging.getLogger("convtrack.nats.stream")
 
-# The stream is transport, not the record (docs/architecture.md: the event store is the truth): it keeps
-# the recent tail for live workers. A worker further behind than this catches up from the
-# store, so the limits bound disk use without risking an event.
+# The stream is transport, not the record (docs/architecture.md: the event store is the truth):
+# it keeps the recent tail for live workers. A worker further behind than this catches up from
+# the store, so the limits bound disk use without risking an event.
 MAX_AGE_SECONDS = 7 * 24 * 3600.0
 MAX_BYTES = 4 * 1024**3
 

@@ -1,4 +1,5 @@
-"""Names on the wire: the stream, subjects per event, message ids, consumer names (docs/architecture.md: Names).
+"""Names on the wire: the stream, subjects per event, message ids, consumer names
+(docs/architecture.md: Names).
 
 Subjects are `convtrack.<aggregate>.<event>` in snake case, derived from the event's stable
 TOPIC, so a consumer may filter by aggregate or by event. `Nats-Msg-Id` is
@@ -69,5 +70,6 @@ class Topology:
         return f"{self.root}.{subject_tail(topic)}"
 
     def durable_for(self, projection: str) -> str:
-        """The durable consumer of a projection: its name is stable forever (docs/architecture.md)."""
+        """The durable consumer of a projection: its name is stable forever
+        (docs/architecture.md)."""
         return f"projection_{snake(projection)}"

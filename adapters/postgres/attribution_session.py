@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from psycopg import Connection, sql
+from psycopg import Connection
+from psycopg.sql import Composed
 
 from adapters.postgres.attribution_codec import RowDecoder
 from projections.attribution.records import (
@@ -36,7 +37,7 @@ class AttributionTables(Protocol):
     """What a session asks of its store (adapters/postgres/attribution_store.py): the tables'
     SQL, the tracking rows, and the reads and writes one batch makes."""
 
-    def sql(self, query: str) -> sql.Composed: ...
+    def sql(self, query: str) -> Composed: ...
 
     def lock_positions(self, conn: Connection[Any]) -> dict[str, int]: ...
 

@@ -2,10 +2,11 @@
 
 The library's `select_notifications` builds a dict row, a UUID and a frozen Notification per
 event: ~10 µs of Python each, a fifth of the catch-up budget (issue 3: >= 20,000 events/s).
-`FastEventSource` wraps an application so that adapters/read_side/catch_up.py reads the same rows with
-one prepared query into light records: the originator id as text (the attribution model keys
-timelines by text; the mapper turns it back into a UUID for the events it decodes), the state
-as bytes. Anything but the library's PostgreSQL recorder is read through the library as before.
+`FastEventSource` wraps an application so that adapters/read_side/catch_up.py reads the same rows
+with one prepared query into light records: the originator id as text (the attribution model
+keys timelines by text; the mapper turns it back into a UUID for the events it decodes), the
+state as bytes. Anything but the library's PostgreSQL recorder is read through the library as
+before.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ class _FastLog:
 
 
 class FastEventSource:
-    """An eventsourcing application seen as an EventSource (adapters/read_side/catch_up.py) whose log
-    is read with one light query per page when it lives in the library's PostgreSQL recorder."""
+    """An eventsourcing application seen as an EventSource (adapters/read_side/catch_up.py)
+    whose log is read with one light query per page when it lives in the library's PostgreSQL
+    recorder."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

@@ -1,8 +1,9 @@
 """The read models' tables in PostgreSQL (DDL), and the connection pool they share.
 
-Tables live in the container's schema and carry their projection's name as a prefix; each
-projection has its own tracking table (one row per source application, updated in the same
-transaction as its read-model changes: ADR 0007) and its own parked-events table.
+Tables live in the schema given (the configured one, beside the event store) and carry their
+projection's name as a prefix; each projection has its own tracking table (one row per source
+application, updated in the same transaction as its read-model changes: ADR 0007) and its own
+parked-events table.
 """
 
 from __future__ import annotations

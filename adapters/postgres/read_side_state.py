@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
-STALE_AFTER = timedelta(seconds=15)  # three missed heartbeats (HEARTBEAT_SECONDS in worker.py)
+# Three missed heartbeats (WorkerOptions.heartbeat_interval in adapters/read_side/worker.py).
+STALE_AFTER = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)

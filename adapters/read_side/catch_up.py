@@ -1,12 +1,13 @@
 """Driving a projection from the event store itself: catch-up, rebuilds and synchronous tests.
 
-Workers use this when they are far behind or find a gap in what NATS delivered (docs/architecture.md: the
-event store is the truth); tests use it to bring read models up to date before asserting. It
-reads each source application's notification log from the projection's tracked position in
-pages, decodes them (member-timeline facts with adapters/read_side/fact_decoding.py), and hands
-each page to `process_batch` (which skips anything already applied, so running it twice, or
-beside a worker, changes nothing), or, for the attribution projection, all of them to
-`apply_pipelined`, which writes one page while it computes the next (ADR 0014).
+Workers use this when they are far behind or find a gap in what NATS delivered
+(docs/architecture.md: the event store is the truth); tests use it to bring read models up to
+date before asserting. It reads each source application's notification log from the
+projection's tracked position in pages, decodes them (member-timeline facts with
+adapters/read_side/fact_decoding.py), and hands each page to `process_batch` (which skips
+anything already applied, so running it twice, or beside a worker, changes nothing), or, for
+the attribution projection, all of them to `apply_pipelined`, which writes one page while it
+computes the next (ADR 0014).
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ def read_envelopes(name: str, source: EventSource, after: int, limit: int,
                    stop: int | None = None, *, fast: bool = True) -> list[Envelope]:
     """Up to `limit` events of the source named `name` after `after` (and not after `stop`).
 
-    With `fast` (the default), member-timeline facts come as adapters.read_side.fact_decoding's light
-    records, decoded ~10 times faster than through the library's mapper; `fast=False` gives
-    every event as the library's domain event.
+    With `fast` (the default), member-timeline facts come as adapters.read_side.fact_decoding's
+    light records, decoded ~10 times faster than through the library's mapper; `fast=False`
+    gives every event as the library's domain event.
     """
     recorder: NotificationLog = source.recorder
     notifications = recorder.select_notifications(after + 1, limit, stop=stop)
@@ -90,9 +91,10 @@ def catch_up(
     events (actions, campaigns) are known before the facts that use them.
     Each source is read up to its position when catch-up reached it, so a busy store cannot keep
     the call going forever. `fast` is read_envelopes' choice of decoding. With `pipelined`, the
-    attribution projection writes each page while it computes the next; should another writer move its positions meanwhile, the rest is applied
-    page by page from the positions in the store. `until` bounds the positions read per source
-    (a worker catching up to the heads it saw); by default each source's head when reached.
+    attribution projection writes each page while it computes the next; should another writer
+    move its positions meanwhile, the rest is applied page by page from the positions in the
+    store. `until` bounds the positions read per source (a worker catching up to the heads it
+    saw); by default each source's head when reached.
     """
     # Only the attribution projection has a pipelined path, and only on a store that allows a
     # second connection to write while the first reads (ADR 0014).

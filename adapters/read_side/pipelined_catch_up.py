@@ -23,8 +23,10 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+
 from domain.attribution import Touch
 from projections.attribution.members import KnownMembers
+from projections.attribution.projection import AttributionProjection
 from projections.attribution.records import (
     ActionState,
     AttributionChanges,
@@ -34,7 +36,6 @@ from projections.attribution.records import (
     ConversionRecord,
     MemberFacts,
 )
-from projections.attribution.projection import AttributionProjection
 from projections.base import Envelope
 from projections.tracking import advanced, unseen
 

@@ -27,11 +27,11 @@ from adapters.metrics import (
     RELAY_PUBLISHED,
 )
 from adapters.nats.envelope import to_message
-from adapters.postgres.listen import Wakeup
-from adapters.postgres.relay_lease import RelayLease
-from adapters.postgres.read_side_state import ReadSideState
 from adapters.nats.subjects import Topology
 from adapters.postgres.event_log import FastEventSource
+from adapters.postgres.listen import Wakeup
+from adapters.postgres.read_side_state import ReadSideState
+from adapters.postgres.relay_lease import RelayLease
 
 _log = logging.getLogger("convtrack.relay")
 
@@ -103,7 +103,8 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                # docs/architecture.md: Errors — never swallowed: logged with where the relay stands.
+                # docs/architecture.md: Errors — never swallowed: logged with where the relay
+                # stands.
                 backoff = min(self.max_backoff, max(0.1, backoff * 2))
                 _log.warning("relay round failed, retrying in %.1f s: %s", backoff, error,
                              extra={"positions": dict(self.positions), "error": repr(error),

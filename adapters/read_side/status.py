@@ -9,7 +9,7 @@ wants one `store_position`: it is the sum of both applications' heads, and a pro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +59,9 @@ class ReadSideStatus:
     store_position: int
     relay: dict[str, SourceLag]
     projections: list[ProjectionStatus]
+
+
+StatusSource = Callable[[], ReadSideStatus]  # reads the status now (GET /v1/projections)
 
 
 def lags(heads: dict[str, int], positions: dict[str, int]) -> dict[str, SourceLag]:

@@ -1,8 +1,8 @@
 """Reading the event store directly: to fill gaps NATS left, and to catch up from far behind.
 
-The store is the truth and NATS is transport (docs/architecture.md: the read side), so whatever a worker
-misses on the wire it reads here, decoded with the same decoders (member facts with msgspec,
-the rest with the source's mapper) into the same Envelopes.
+The store is the truth and NATS is transport (docs/architecture.md: the read side), so whatever
+a worker misses on the wire it reads here, decoded with the same decoders (member facts with
+msgspec, the rest with the source's mapper) into the same Envelopes.
 """
 
 from __future__ import annotations

@@ -23,17 +23,17 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS, TRANSPORT_LATENCY
-from adapters.read_side.apply import TRANSIENT, Applier
 from adapters.nats.consumer import ProjectionConsumer
 from adapters.nats.envelope import UndecodableMessage
-from adapters.read_side.decoding import from_message
-from adapters.read_side.ordering import fresh_by_application, holes, in_log_order
-from adapters.postgres.read_side_state import ReadSideState
-from adapters.read_side.store_reader import StoreReader
 from adapters.nats.subjects import Topology
 from adapters.postgres.event_log import fast_sources
-from projections.base import Envelope, Projection
+from adapters.postgres.read_side_state import ReadSideState
+from adapters.read_side.apply import TRANSIENT, Applier
 from adapters.read_side.catch_up import catch_up
+from adapters.read_side.decoding import from_message
+from adapters.read_side.ordering import fresh_by_application, holes, in_log_order
+from adapters.read_side.store_reader import StoreReader
+from projections.base import Envelope, Projection
 
 
 class CatchUpStopped(Exception):
@@ -245,7 +245,8 @@ class ProjectionWorker:
         return applied
 
     async def _fast_catch_up(self, heads: Mapping[str, int]) -> int:
-        """adapters.read_side.catch_up in a thread, up to `heads`; stops within a page if cancelled."""
+        """adapters.read_side.catch_up in a thread, up to `heads`; stops within a page if
+        cancelled."""
         stopping = threading.Event()
         events = PROJECTION_EVENTS.labels(self.name, "store")
 

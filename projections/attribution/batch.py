@@ -19,6 +19,12 @@ from domain.conversion_action import ConversionAction
 from domain.member_attribution import attribute_recorded
 from domain.member_timeline import MemberTimeline
 from domain.values import Money
+from projections.attribution.facts import (
+    ClickRecorded,
+    ConversionRecorded,
+    ImpressionRecorded,
+    TimelineCreated,
+)
 from projections.attribution.records import (
     ActionState,
     AttributionChanges,
@@ -27,12 +33,6 @@ from projections.attribution.records import (
     ConversionRecord,
     MemberFacts,
     Outcome,
-)
-from projections.attribution.facts import (
-    ClickRecorded,
-    ConversionRecorded,
-    ImpressionRecorded,
-    TimelineCreated,
 )
 from projections.base import Envelope
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
+from projections.attribution.members import KnownMembers
 from projections.attribution.records import (
     ActionState,
     AttributionChanges,
@@ -26,7 +27,6 @@ from projections.attribution.records import (
     CampaignState,
     MemberFacts,
 )
-from projections.attribution.members import KnownMembers
 
 T = TypeVar("T")
 

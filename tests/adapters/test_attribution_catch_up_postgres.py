@@ -13,9 +13,9 @@ from psycopg import sql
 
 from adapters.bootstrap import Container, ReadModels
 from adapters.postgres.event_log import fast_sources
-from projections.attribution import members as attribution_members
-from adapters.read_side.pipelined_catch_up import PipelineConflict, apply_pipelined
 from adapters.read_side.catch_up import catch_up, read_envelopes
+from adapters.read_side.pipelined_catch_up import PipelineConflict, apply_pipelined
+from projections.attribution import members as attribution_members
 from tests.adapters.test_read_models_postgres import everything, outcomes
 from tests.projections.varied_world import build_varied_world
 from tests.projections.world import World

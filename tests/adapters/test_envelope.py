@@ -6,11 +6,11 @@ import pytest
 
 from adapters.bootstrap import Container
 from adapters.nats.envelope import ORIGINATOR_VERSION, UndecodableMessage, to_message
-from adapters.read_side.decoding import Undecoded, decoders_of, from_message
 from adapters.nats.subjects import Topology
-from domain.campaign import Campaign
 from adapters.read_side import fact_decoding
 from adapters.read_side.catch_up import read_envelopes
+from adapters.read_side.decoding import Undecoded, decoders_of, from_message
+from domain.campaign import Campaign
 from tests.adapters.read_side_support import record_touches
 
 

@@ -10,9 +10,9 @@ from uuid import uuid4
 import pytest
 
 from adapters.read_side import fact_decoding
-from projections.attribution.projection import AttributionProjection
 from adapters.read_side.catch_up import catch_up
 from adapters.read_side.fact_decoding import FAST_TOPICS, FactDecoder
+from projections.attribution.projection import AttributionProjection
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.test_attribution_projection import snapshot
 from tests.projections.varied_world import build_varied_world

@@ -1,10 +1,10 @@
 """Access control over HTTP, end to end on PostgreSQL: a matrix of callers × operations.
 
-docs/api.md: 401 no or bad credentials; 403 authenticated but not allowed; 404 unknown or not visible
-to the caller. Roles on a shared tag: viewer reads; editor also manages the tag's actions and
-sends conversions for them; admin also manages domains and grants; the owner has every right.
-Campaigns are their owner's alone. The admin token creates accounts and sends touches (and
-consent changes) but manages nothing.
+docs/api.md: 401 no or bad credentials; 403 authenticated but not allowed; 404 unknown or not
+visible to the caller. Roles on a shared tag: viewer reads; editor also manages the tag's actions
+and sends conversions for them; admin also manages domains and grants; the owner has every
+right. Campaigns are their owner's alone. The admin token creates accounts and sends touches
+(and consent changes) but manages nothing.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from application.fact_ledger import without_nul
-
 from tests.adapters.bad_input_support import ADMIN, NOW, RECENT, Api, api, fresh  # noqa: F401  (api is a fixture)
 
 

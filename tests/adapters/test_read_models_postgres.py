@@ -8,11 +8,11 @@ import psycopg
 from psycopg import sql
 
 from adapters.bootstrap import Container, ReadModels
+from adapters.read_side.catch_up import catch_up as drive, read_envelopes
 from domain.values import Money
 from projections.attribution.projection import AttributionProjection
 from projections.attribution.records import ConversionFilter, ConversionRecord
 from projections.audit import AuditFilter
-from adapters.read_side.catch_up import catch_up as drive, read_envelopes
 from projections.memory_views import InMemoryAttributionView
 from projections.reporting import ReportRequest
 from tests.projections.world import World, days

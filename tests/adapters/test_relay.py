@@ -13,11 +13,11 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from adapters.bootstrap import Container
 from adapters.metrics import RELAY_DUPLICATES, RELAY_LEADER
 from adapters.nats.envelope import APPLICATION, MSG_ID, POSITION
-from adapters.postgres.listen import Wakeup, listen
-from adapters.read_side.relay import Relay
-from adapters.postgres.relay_lease import RelayLease
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
+from adapters.postgres.listen import Wakeup, listen
+from adapters.postgres.relay_lease import RelayLease
+from adapters.read_side.relay import Relay
 from tests.adapters.read_side_support import record_touches, store_positions
 
 

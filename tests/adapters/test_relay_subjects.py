@@ -1,4 +1,5 @@
-"""Names on the wire (docs/architecture.md: Names): subjects from topics, message ids, per-schema streams."""
+"""Names on the wire (docs/architecture.md: Names): subjects from topics, message ids,
+per-schema streams."""
 
 from __future__ import annotations
 

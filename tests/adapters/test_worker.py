@@ -14,14 +14,14 @@ from nats.js import JetStreamContext
 from adapters.bootstrap import Container, build_container, build_read_models
 from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS
 from adapters.nats.envelope import to_message
+from adapters.nats.stream import ensure_stream
+from adapters.nats.subjects import Topology
 from adapters.postgres.listen import Wakeup
 from adapters.read_side.relay import Relay
-from adapters.read_side.store_reader import StoreReader
-from adapters.nats.stream import ensure_stream
-from adapters.read_side.status import get_read_side_status
-from adapters.nats.subjects import Topology
-from adapters.read_side.worker import ProjectionWorker, WorkerOptions
 from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.status import get_read_side_status
+from adapters.read_side.store_reader import StoreReader
+from adapters.read_side.worker import ProjectionWorker, WorkerOptions
 from adapters.settings import Settings
 from tests.adapters.read_side_support import (
     CountingProjection,
@@ -192,7 +192,8 @@ def test_the_read_side_runs_on_the_in_memory_store_by_polling(nats_url: str) -> 
         wait_until(lambda: all(p.tracked_positions() == store_positions(container)
                                for p in models.projections), 20, "the in-memory projections")
         wait_until(lambda: {p.status for p in get_read_side_status(
-            container.sources, container.state, models.projections).projections} == {"live"}, 10, "live workers")
+            container.sources, container.state, models.projections).projections} == {"live"},
+            10, "live workers")
         status = get_read_side_status(container.sources, container.state, models.projections)
         assert {s.lag for s in status.relay.values()} == {0}
     finally:

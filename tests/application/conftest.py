@@ -7,6 +7,7 @@ parametrised over PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+
 import pytest
 
 from adapters.bootstrap import Container, build_container

@@ -12,8 +12,8 @@ from adapters.bootstrap import Container
 from application.access import Caller
 from application.errors import Conflict, Forbidden, NotAuthenticated, NotFound, UnknownReference
 from domain.validation import Invalid
-from tests.application.support import rebuilt_from_store
 from tests.application.management_world import World, field_of, world  # noqa: F401  (world is a fixture)
+from tests.application.support import rebuilt_from_store
 
 
 # --- accounts ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""An action's settings become the rules attribution applies (docs/attribution.md: Terms)."""
+"""An action's settings become the rules attribution applies (docs/attribution.md: Vocabulary)."""
 
 from __future__ import annotations
 

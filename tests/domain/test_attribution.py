@@ -1,4 +1,5 @@
-"""Attribution rules (docs/attribution.md): one test per rule, the worked examples and the boundaries."""
+"""Attribution rules (docs/attribution.md): one test per rule, the worked examples and the
+boundaries."""
 
 from __future__ import annotations
 

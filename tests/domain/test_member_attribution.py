@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import domain.member_attribution
 from domain.attribution import (
     ActionRules,
     CampaignStatusHistory,
@@ -37,15 +36,6 @@ class Recorded:
 
 
 CLICK = Touch("t1", "C1", "click", T0 - timedelta(days=1), 1)
-
-
-def test_the_projection_and_the_explanation_attribute_through_one_entry_point() -> None:
-    import projections.attribution.batch as batch
-    import projections.attribution.explanation as explanation
-
-    for caller in (batch, explanation):
-        assert vars(caller)["attribute_recorded"] is domain.member_attribution.attribute_recorded
-        assert "attribute_member" not in vars(caller)
 
 
 def test_the_same_event_id_in_two_tags_is_attributed_as_two_conversions() -> None:

@@ -1,4 +1,5 @@
-"""The validation rules of docs/attribution.md (Rejected input) and docs/api.md, one test per rule."""
+"""The validation rules of docs/attribution.md (Rejected input) and docs/api.md, one test per
+rule."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ models, the relay and workers (ReadSideRuntime) on the schema's own JetStream st
 HTTP app. A rebuild is a second set of read models in ANOTHER schema over the SAME event store:
 the read-model tables follow `container.settings.database_schema`, while the event store is the
 container's applications, so a Container with the same applications and another schema is a
-rebuild target that shares the store (adapters/read_side.py: build_read_models).
+rebuild target that shares the store (adapters/bootstrap.py: build_read_models).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from adapters.bootstrap import (
     build_read_models,
     catch_up_from_store,
 )
-from adapters.postgres.listen import Wakeup
-from adapters.read_side.relay import Relay
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
-from adapters.read_side.worker import WorkerOptions
+from adapters.postgres.listen import Wakeup
+from adapters.read_side.relay import Relay
 from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.worker import WorkerOptions
 from adapters.settings import Settings
 from tests.adapters.read_side_support import wait_until
 

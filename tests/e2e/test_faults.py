@@ -23,12 +23,12 @@ from nats.js.api import ConsumerInfo
 from adapters.bootstrap import Container
 from adapters.metrics import PROJECTION_GAP_FILLS
 from adapters.nats.envelope import MSG_ID, to_message
+from adapters.nats.subjects import Topology
 from adapters.postgres.listen import Wakeup
 from adapters.read_side.relay import Relay
-from adapters.read_side.status import get_read_side_status
-from adapters.nats.subjects import Topology
-from adapters.runtime.embedded_nats import EmbeddedNats
 from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.status import get_read_side_status
+from adapters.runtime.embedded_nats import EmbeddedNats
 from tests.adapters.read_side_support import (
     CountingProjection,
     ensure_campaign,
@@ -249,8 +249,8 @@ class LossyBroker(Relay):
 async def test_messages_lost_by_nats_in_the_middle_and_at_the_tail_are_read_from_the_store(
         pg_container: Container, nats_url: str, read_side_topology: Topology,
         counting: CountingProjection, jetstream: nats.js.JetStreamContext) -> None:
-    from adapters.read_side.store_reader import StoreReader
     from adapters.nats.stream import ensure_stream
+    from adapters.read_side.store_reader import StoreReader
     from adapters.read_side.worker import ProjectionWorker
 
     await ensure_stream(jetstream, read_side_topology)
@@ -300,7 +300,8 @@ def test_a_poison_event_is_parked_after_five_attempts_and_later_events_still_app
         applied = poison.applied()
         assert ("ingestion", 5) not in applied and ("ingestion", 6) in applied
         assert len(applied) == len(store_events(pg_container)) - 1
-        status = get_read_side_status(pg_container.sources, pg_container.state, [poison]).projections[0]
+        status = get_read_side_status(pg_container.sources, pg_container.state,
+                                      [poison]).projections[0]
         assert (status.parked, status.lag) == (1, 0)
     finally:
         read_side.stop()

@@ -9,9 +9,9 @@ import psycopg
 from psycopg import sql
 
 from adapters.bootstrap import Container, ReadModels
-from adapters.read_side.status import get_read_side_status
 from adapters.nats.subjects import Topology
 from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
+from adapters.read_side.status import get_read_side_status
 from domain.values import Money
 from projections.attribution.records import ConversionFilter
 from tests.adapters.read_side_support import wait_until
@@ -28,7 +28,8 @@ def credits(database_url: str, schema: str) -> list[tuple[Any, ...]]:
 
 
 def all_applied(container: Container, read_models: ReadModels) -> bool:
-    return all(p.lag == 0 for p in get_read_side_status(container.sources, container.state, read_models.projections).projections)
+    return all(p.lag == 0 for p in get_read_side_status(
+        container.sources, container.state, read_models.projections).projections)
 
 
 def drained(url: str, topology: Topology, names: list[str]) -> bool:

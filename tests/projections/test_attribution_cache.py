@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.read_side.catch_up import read_envelopes
 from projections.attribution.projection import AttributionProjection
 from projections.attribution.records import (
     ActionState,
@@ -20,7 +21,6 @@ from projections.attribution.records import (
     MemberFacts,
 )
 from projections.base import Envelope
-from adapters.read_side.catch_up import read_envelopes
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.test_attribution_projection import busy_world, project, snapshot
 from tests.projections.world import World, days

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.read_side.catch_up import catch_up, read_envelopes
 from domain.values import Money
 from projections.attribution.projection import AttributionProjection
 from projections.attribution.records import ConversionRecord
-from adapters.read_side.catch_up import catch_up, read_envelopes
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.world import World, days
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from projections.audit import AuditFilter, AuditProjection
 from adapters.read_side.catch_up import catch_up, read_envelopes
+from projections.audit import AuditFilter, AuditProjection
 from projections.memory_views import InMemoryAuditView
 from tests.projections.world import World
 

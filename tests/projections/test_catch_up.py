@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import gc
 
-from projections.attribution.projection import AttributionProjection
 from adapters.read_side.catch_up import catch_up
+from projections.attribution.projection import AttributionProjection
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.test_attribution_projection import snapshot
 from tests.projections.varied_world import build_varied_world
