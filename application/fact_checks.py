@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from application.access import Caller
-from application.fact_ledger import FactRecorder
+from application.fact_ledger import FactKey, FactRecorder
 from application.facts import ConversionIn, Plan, TouchIn, Undecodable
 from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
@@ -48,7 +48,7 @@ class FactChecks:
         self._campaigns: dict[str, Campaign | None] = {}
         self._actions: dict[str, ConversionAction | None] = {}
         self._tags: dict[str, InsightTag | None] = {}
-        self._click_members: dict[str, str] = {}
+        self._clicks: dict[str, FactKey] = {}
 
     def touch(self, index: int, item: TouchIn) -> Plan | Undecodable:
         """Check an impression or click; the touch scope is global (the ad platform's ids)."""
@@ -64,7 +64,7 @@ class FactChecks:
             return _rejection(item.event_id, item.payload, invalid)
         record = partial(_record_touch, item, self.caller.actor)
         return Plan(index, "touch", item.event_id, item.member_id, item.kind, item.payload,
-                    record)
+                    record, campaign_id=item.campaign_id)
 
     def resolve_click_ids(self, click_ids: list[str]) -> None:
         """Find the members of the batch's click ids at once (a click's event_id is its id)."""
@@ -73,15 +73,19 @@ class FactChecks:
         click_ids = [c for c in click_ids if _is_identifier(c)]
         if click_ids:
             keys = self.ledger.find_fact_keys("touch", click_ids)
-            self._click_members = {k.event_id: k.member_id for k in keys.values()
-                                   if k.source == "click"}
+            self._clicks = {k.event_id: k for k in keys.values() if k.source == "click"}
+
+    def find_click(self, click_id: str) -> FactKey | None:
+        """The recorded click with this id, whoever's campaign it was on (internal use only:
+        what a sender learns of a click goes through the action's linked campaigns)."""
+        return self._clicks.get(click_id)
 
     def conversion(self, index: int, item: ConversionIn) -> Plan | Undecodable:
         """Check a conversion; its idempotency scope is its tag (docs/attribution.md)."""
         try:
             check_identifier(item.event_id, "event_id")
             action, tag = self._action_for_caller(item.action_id)
-            member_id = self._member_of(item)
+            member_id = self._member_of(item, action)
             check_conversion_time(item.occurred_at, self.now)
             if item.value is not None:
                 check_amount(item.value.amount_minor, "value.amount_minor")
@@ -108,7 +112,8 @@ class FactChecks:
             raise Invalid("action_id", refusal, REASONS[refusal])
         return action, tag
 
-    def _member_of(self, item: ConversionIn) -> str:
+    def _member_of(self, item: ConversionIn, action: ConversionAction) -> str | None:
+        """The conversion's member; None for a click of a member who had opted out."""
         if item.click_id is not None:
             # Checked even beside a member_id: the click id is recorded with the conversion,
             # and a control character in it would poison every reader of the event.
@@ -117,11 +122,14 @@ class FactChecks:
             check_identifier(item.member_id, "member_id")
             return item.member_id
         if item.click_id is not None:
-            member_id = self._click_members.get(item.click_id)
-            if member_id is None:
+            # A click resolves only through a campaign the action links: any other click,
+            # another advertiser's above all, is answered exactly as one never recorded, so a
+            # sender can neither map foreign clicks to members nor learn that they exist.
+            click = self._clicks.get(item.click_id)
+            if click is None or click.campaign_id not in action.settings.campaign_ids:
                 raise Invalid("click_id", "unknown_click_id",
                               f"no click {item.click_id!r} was recorded")
-            return member_id
+            return click.member_id
         raise Invalid("member_id", "missing_member", "give a member_id or a known click_id")
 
     def _campaign(self, campaign_id: str) -> Campaign | None:

@@ -26,8 +26,11 @@ class FactKey:
 
     scope: str
     event_id: str
-    member_id: str
+    # None: the fact named a member who had opted out. Its key is kept, so that a repeat is
+    # answered `duplicate` as anyone's would be, but nothing links it to the member.
+    member_id: str | None
     source: str  # impression | click | tag | api
+    campaign_id: str | None = None  # a touch's campaign: a click id resolves only through it
 
 
 @dataclass(frozen=True)

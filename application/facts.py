@@ -80,7 +80,8 @@ class Plan:
     index: int
     scope: str
     event_id: str
-    member_id: str
+    member_id: str | None  # None: a click id of a member who had opted out named the member
     source: str
     payload: dict[str, Any]
     record: Callable[[MemberTimeline], None]
+    campaign_id: str | None = None  # a touch's campaign, kept with its key

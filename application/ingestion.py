@@ -96,7 +96,7 @@ class IngestionApp(Application[UUID]):
         if not caller.is_admin:
             raise Forbidden("touches are sent by the ad platform with the admin token")
         checks = FactChecks(self.catalogue, self.ledger, caller, self.clock())
-        return self._ingest("touch", caller, [
+        return self._ingest("touch", caller, checks, [
             checks.touch(i, item) if isinstance(item, TouchIn) else item
             for i, item in enumerate(items)
         ])
@@ -108,7 +108,7 @@ class IngestionApp(Application[UUID]):
         checks = FactChecks(self.catalogue, self.ledger, caller, self.clock())
         checks.resolve_click_ids([i.click_id for i in items
                                   if isinstance(i, ConversionIn) and i.click_id])
-        return self._ingest("conversion", caller, [
+        return self._ingest("conversion", caller, checks, [
             checks.conversion(i, item) if isinstance(item, ConversionIn) else item
             for i, item in enumerate(items)
         ])
@@ -143,47 +143,80 @@ class IngestionApp(Application[UUID]):
         raise AssertionError("unreachable")
 
     def _ingest(
-        self, kind: str, caller: Caller, checked: list[Plan | Undecodable]
+        self, kind: str, caller: Caller, checks: FactChecks, checked: list[Plan | Undecodable]
     ) -> list[ItemResult]:
         # A concurrent batch may record the same key or member first: then the transaction
         # fails as a whole, and a retry sees the other batch's facts (exactly-once, ADR 0004).
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return self._try_ingest(kind, caller, checked)
+                return self._try_ingest(kind, caller, checks, checked)
             except IntegrityError:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
     def _try_ingest(
-        self, kind: str, caller: Caller, checked: list[Plan | Undecodable]
+        self, kind: str, caller: Caller, checks: FactChecks, checked: list[Plan | Undecodable]
     ) -> list[ItemResult]:
         now = self.clock()
         results: list[ItemResult | None] = [None] * len(checked)
         ledger = Ledger()
         plans = []
+        rejected = []
         for i, item in enumerate(checked):
             if isinstance(item, Plan):
                 plans.append(item)
                 continue
             results[i] = ItemResult.rejected(item.event_id, item.field, item.reason, item.detail)
-            ledger.dead_letters.append(DeadLetter(
-                kind=kind, event_id=item.event_id, field=item.field, reason=item.reason,
-                detail=item.detail, received_at=now, actor=caller.actor, payload=item.payload))
+            rejected.append(item)
+        self._keep_dead_letters(kind, caller, checks, rejected, ledger, now)
         fresh, repeats = self._drop_duplicates(plans, results)
-        timelines = self._load_timelines([p.member_id for p in fresh], caller)
+        timelines = self._load_timelines([p.member_id for p in fresh if p.member_id], caller)
         self._keep_duplicates(repeats, timelines, ledger, now)
         for plan in fresh:
-            timeline = timelines[plan.member_id]
-            # docs/attribution.md: an opted-out member's facts are answered `accepted` and not
-            # recorded, so a sender cannot learn who opted out.
-            if not timeline.opted_out:
-                plan.record(timeline)
+            timeline = timelines[plan.member_id] if plan.member_id else None
+            # docs/attribution.md: an opted-out member's facts are answered as anyone's and
+            # not recorded, so a sender cannot learn who opted out. Their key is kept, without
+            # the member, so that a repeat is a `duplicate` as anyone's repeat would be.
+            if timeline is None or timeline.opted_out:
                 ledger.fact_keys.append(
-                    FactKey(plan.scope, plan.event_id, plan.member_id, plan.source))
+                    FactKey(plan.scope, plan.event_id, None, plan.source, plan.campaign_id))
+            else:
+                plan.record(timeline)
+                ledger.fact_keys.append(FactKey(plan.scope, plan.event_id, plan.member_id,
+                                                plan.source, plan.campaign_id))
             results[plan.index] = ItemResult.accepted(plan.event_id)
         self.save(*timelines.values(), ledger=ledger)
         return [r for r in results if r is not None]
+
+    def _keep_dead_letters(
+        self, kind: str, caller: Caller, checks: FactChecks, rejected: list[Undecodable],
+        ledger: Ledger, now: Any,
+    ) -> None:
+        """Dead letters for the rejected items, except those naming a member who opted out.
+
+        docs/attribution.md: nothing about an opted-out member is recorded, and a rejected
+        item's payload is a record too. The answer to the sender is the same either way.
+        """
+        named: dict[int, str | None] = {}  # item → the member it names; None: opted out
+        for i, item in enumerate(rejected):
+            payload = item.payload if isinstance(item.payload, dict) else {}
+            member_id, click_id = payload.get("member_id"), payload.get("click_id")
+            if isinstance(member_id, str) and member_id:
+                named[i] = member_id
+            elif isinstance(click_id, str) and (click := checks.find_click(click_id)):
+                named[i] = click.member_id
+        members = [m for m in named.values() if m]
+        known = self._load_timelines(members, caller=None) if members else {}
+        for i, item in enumerate(rejected):
+            if i in named:
+                member_id = named[i]
+                timeline = known.get(member_id) if member_id else None
+                if member_id is None or (timeline is not None and timeline.opted_out):
+                    continue
+            ledger.dead_letters.append(DeadLetter(
+                kind=kind, event_id=item.event_id, field=item.field, reason=item.reason,
+                detail=item.detail, received_at=now, actor=caller.actor, payload=item.payload))
 
     def _drop_duplicates(
         self, plans: list[Plan], results: list[ItemResult | None]
@@ -216,9 +249,11 @@ class IngestionApp(Application[UUID]):
         """
         if not repeats:
             return
-        unknown = [p.member_id for p in repeats if p.member_id not in timelines]
+        unknown = [p.member_id for p in repeats if p.member_id and p.member_id not in timelines]
         known = timelines | self._load_timelines(unknown, caller=None)
         for plan in repeats:
+            if plan.member_id is None:
+                continue  # a click of a member who had opted out named them
             timeline = known.get(plan.member_id)
             if timeline is None or not timeline.opted_out:
                 ledger.duplicates.append(DuplicateEntry(

@@ -36,9 +36,12 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
             "RETURNING notification_id").format(schema, Identifier(events_table_name))
         self.sql_create_statements.extend([
             SQL("CREATE TABLE IF NOT EXISTS {} (scope text NOT NULL, event_id text NOT NULL, "
-                "member_id text NOT NULL, source text NOT NULL, "
-                "recorded_at timestamptz NOT NULL DEFAULT now(), "
+                "member_id text, source text NOT NULL, "
+                "recorded_at timestamptz NOT NULL DEFAULT now(), campaign_id text, "
                 "PRIMARY KEY (scope, event_id))").format(self._keys),
+            # Tables made before keys could name no member (opt-out) or a touch's campaign.
+            SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS campaign_id text").format(self._keys),
+            SQL("ALTER TABLE {} ALTER COLUMN member_id DROP NOT NULL").format(self._keys),
             SQL("CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, scope text NOT NULL, "
                 "event_id text NOT NULL, source text NOT NULL, received_at timestamptz NOT NULL, "
                 "payload jsonb NOT NULL)").format(self._dups),
@@ -78,11 +81,12 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
             # A key that exists already raises IntegrityError: the batch is retried (ADR 0004).
             keys = ledger.fact_keys
             curs.execute(
-                SQL("INSERT INTO {} (scope, event_id, member_id, source) "
-                    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[])"
-                    ).format(self._keys),
+                SQL("INSERT INTO {} (scope, event_id, member_id, source, campaign_id) "
+                    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                    "%b::text[])").format(self._keys),
                 ([k.scope for k in keys], [k.event_id for k in keys],
-                 [k.member_id for k in keys], [k.source for k in keys]))
+                 [k.member_id for k in keys], [k.source for k in keys],
+                 [k.campaign_id for k in keys]))
         if ledger.duplicates:
             curs.executemany(
                 SQL("INSERT INTO {} (scope, event_id, source, received_at, payload) "
@@ -101,11 +105,12 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
         if not event_ids:
             return {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT scope, event_id, member_id, source FROM {} "
+            curs.execute(SQL("SELECT scope, event_id, member_id, source, campaign_id FROM {} "
                              "WHERE scope = %s AND event_id = ANY(%s)").format(self._keys),
                          (scope, list(event_ids)))
             return {r["event_id"]: FactKey(r["scope"], r["event_id"], r["member_id"],
-                                           r["source"]) for r in curs.fetchall()}
+                                           r["source"], r["campaign_id"])
+                    for r in curs.fetchall()}
 
     def select_heads(
         self, originator_ids: Sequence[UUID], consent_topics: Sequence[str]

@@ -380,18 +380,97 @@ def test_a_repeat_naming_an_unknown_member_starts_no_timeline(world: World) -> N
     assert len(world.ingestion.ledger.list_duplicates(f"conversion:{world.tag_1}", "c1")) == 1
 
 
-def test_opting_in_resumes_recording_even_of_facts_sent_while_opted_out(
+def test_a_fact_sent_while_opted_out_stays_unrecorded_after_opting_in(
     world: World, admin: Caller
 ) -> None:
     world.ingestion.opt_out(admin, "m1")
     world.ingestion.record_touches(admin, [touch("t1", "m1", world.campaign)])
     world.ingestion.opt_in(admin, "m1")
-    # Nothing was kept of the first copy, so a re-send after opting in is a new fact.
+    # The first copy counts, as for anyone: a re-send is a duplicate, and consent is the one
+    # in force when the fact was sent, so t1 is never recorded.
     results = world.ingestion.record_touches(admin, [touch("t1", "m1", world.campaign),
                                                      touch("t2", "m1", world.campaign)])
-    assert statuses(results) == ["accepted", "accepted"]
-    assert recorded_facts(world.container, "m1") == [("ClickRecorded", "t1"),
-                                                     ("ClickRecorded", "t2")]
+    assert statuses(results) == ["duplicate", "accepted"]
+    assert recorded_facts(world.container, "m1") == [("ClickRecorded", "t2")]
+
+
+def answers(results: list[ItemResult]) -> list[tuple[str, str | None, str | None]]:
+    return [(r.status, r.field, r.reason) for r in results]
+
+
+def test_every_answer_about_an_opted_out_member_is_the_one_anyone_gets(
+    world: World, admin: Caller
+) -> None:
+    world.ingestion.opt_out(admin, "quiet")
+    seen: dict[str, list[list[tuple[str, str | None, str | None]]]] = {}
+    for member in ("quiet", "loud"):
+        def send_touches(*items: TouchIn) -> list[tuple[str, str | None, str | None]]:
+            return answers(world.ingestion.record_touches(admin, list(items)))
+
+        def send(*items: ConversionIn) -> list[tuple[str, str | None, str | None]]:
+            return answers(world.ingestion.record_conversions(world.owner, list(items)))
+
+        seen[member] = [
+            send_touches(touch(f"{member}-k", member, world.campaign),
+                         touch(f"{member}-k", member, world.campaign),
+                         touch(f"{member}-bad", member, "no-such-campaign"),
+                         touch(f"{member}-late", member, world.campaign,
+                               occurred_at=NOW + timedelta(days=30))),
+            send_touches(touch(f"{member}-k", member, world.campaign)),
+            send(conversion(f"{member}-c", world.action_1, member),
+                 conversion(f"{member}-c", world.action_1, member),
+                 conversion(f"{member}-by-click", world.action_1, click_id=f"{member}-k"),
+                 conversion(f"{member}-bad-value", world.action_1, member,
+                            value=Money(-5, "USD"))),
+            send(conversion(f"{member}-c", world.action_1, member),
+                 conversion(f"{member}-by-click", world.action_1, click_id=f"{member}-k")),
+        ]
+    assert seen["quiet"] == seen["loud"]
+    assert recorded_facts(world.container, "quiet") == []
+
+
+def test_nothing_about_an_opted_out_member_is_kept_among_dead_letters_or_duplicates(
+    world: World, admin: Caller
+) -> None:
+    world.ingestion.opt_out(admin, "quiet")
+    world.ingestion.record_touches(admin, [touch("k1", "quiet", world.campaign),
+                                           touch("k1", "quiet", world.campaign),
+                                           touch("bad", "quiet", "no-such-campaign")])
+    world.ingestion.record_conversions(world.owner, [
+        conversion("c1", world.action_1, click_id="k1"),
+        conversion("c1", world.action_1, click_id="k1"),
+        conversion("c2", world.action_1, click_id="k1", value=Money(-5, "USD")),
+        conversion("c3", world.action_1, "quiet", value=Money(-5, "USD"))])
+    ledger = world.ingestion.ledger
+    assert "quiet" not in repr(ledger.list_dead_letters(1000))
+    assert "k1" not in repr(ledger.list_dead_letters(1000))
+    assert ledger.list_duplicates("touch", "k1") == []
+    assert ledger.list_duplicates(f"conversion:{world.tag_1}", "c1") == []
+
+
+# --- click ids across advertisers -----------------------------------------------------------
+
+def test_a_click_id_resolves_only_through_a_campaign_the_action_links(
+    world: World, admin: Caller
+) -> None:
+    app = world.container.management
+    other = Caller.account(str(app.create_account(admin, "Other").account.id))
+    other_tag = str(app.create_tag(other, "theirs").id)
+    other_campaign = str(app.create_campaign(other, "O", "text_ad", "active").id)
+    other_action = str(app.create_action(other, other_tag, {
+        "name": "o", "category": "purchase", "campaign_ids": [other_campaign]}).id)
+    world.ingestion.record_touches(admin, [touch("theirs", "m1", world.campaign),
+                                           touch("ours", "m2", other_campaign)])
+    results = world.ingestion.record_conversions(other, [
+        conversion("c1", other_action, click_id="theirs"),
+        conversion("c2", other_action, click_id="never-seen"),
+        conversion("c3", other_action, click_id="ours")])
+    # Another advertiser's click is answered exactly as a click never recorded.
+    assert [(r.status, r.field, r.reason, r.detail) for r in results[:2]] == [
+        ("rejected", "click_id", "unknown_click_id", "no click 'theirs' was recorded"),
+        ("rejected", "click_id", "unknown_click_id", "no click 'never-seen' was recorded")]
+    assert statuses(results[2:]) == ["accepted"]
+    assert recorded_facts(world.container, "m1") == [("ClickRecorded", "theirs")]
 
 
 def test_opt_out_of_a_member_never_seen_holds_for_their_first_facts(
