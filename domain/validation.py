@@ -6,7 +6,7 @@ sentence. The HTTP layer turns `Invalid` into a 422 (commands) or a per-item rej
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from domain.values import (
     LONG_WINDOW_CATEGORIES,
@@ -65,9 +65,17 @@ def check_amount(amount_minor: int, field: str = "amount_minor") -> None:
 
 
 def check_aware(moment: datetime, field: str) -> None:
-    """Times must carry an offset: a naive time is ambiguous (docs/api.md: RFC 3339 with offset)."""
+    """Times must carry an offset: a naive time is ambiguous (docs/api.md: RFC 3339 with offset).
+
+    They must also be instants in UTC: 0001-01-01T00:00:00+01:00 is a valid RFC 3339 text, but
+    in UTC it falls before year 1, and any comparison with it raises OverflowError.
+    """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise Invalid(field, "missing_offset", "times need an offset, e.g. 2026-03-01T12:00:00Z")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise Invalid(field, "out_of_range", "the time is outside years 1 to 9999 in UTC") from None
 
 
 def check_not_in_future(occurred_at: datetime, now: datetime, field: str = "occurred_at") -> None:

@@ -47,7 +47,12 @@ def decode_item(item: Any, struct: type[T]) -> T | Undecodable:
         return Undecodable(event_id, field, reason, str(error), item)
     occurred_at = getattr(decoded, "occurred_at", None)
     if occurred_at is not None and occurred_at.tzinfo is not None:
-        decoded = msgspec.structs.replace(decoded, occurred_at=occurred_at.astimezone(UTC))
+        try:
+            utc = occurred_at.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+            return Undecodable(event_id, "occurred_at", "out_of_range",
+                               "the time is outside years 1 to 9999 in UTC", item)
+        decoded = msgspec.structs.replace(decoded, occurred_at=utc)
     return decoded
 
 

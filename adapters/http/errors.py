@@ -88,6 +88,12 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Err
     return error_response(exc.status_code, code, exc.detail, None)
 
 
+def on_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
+    # msgspec decodes recursively: a body nested thousands deep exhausts the stack. It is bad
+    # input like any other, answered before anything is recorded.
+    return error_response(400, "invalid_json", "the body is nested too deeply", None)
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response(500, "internal_error", "something went wrong on our side", None)
@@ -98,5 +104,6 @@ EXCEPTION_HANDLERS = {
     Invalid: on_invalid,
     ValidationException: on_validation,
     HTTPException: on_http_error,
+    RecursionError: on_too_deep,
     Exception: on_unexpected,
 }

@@ -58,9 +58,15 @@ def parse_instant(value: str | None, field: str, *, end: bool = False) -> dateti
             raise bad_parameter(field, f"{field} must be an RFC 3339 time or a date") from None
         if moment.utcoffset() is None:
             raise bad_parameter(field, f"{field} needs an offset, e.g. 2026-03-01T12:00:00Z")
-        return moment
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+            raise bad_parameter(field, f"{field} is outside years 1 to 9999 in UTC") from None
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start + timedelta(days=1) if end else start
+    if not end:
+        return start
+    # The end of 9999-12-31 is past the last datetime: no upper bound at all.
+    return start + timedelta(days=1) if day < date.max else None
 
 
 def parse_day(value: str | None, field: str) -> date | None:
@@ -157,7 +163,7 @@ def explanation_out(explanation: Explanation, duplicates: list[DuplicateEntry]) 
         attributions=[credit_out(c) for c in record.outcome.credits], candidates=candidates,
         counting=CountingOut(record.rules.counting if record.rules else None,
                              explanation.counting),
-        ledger=ledger)
+        ledger=ledger, other_touches=explanation.other_touches)
 
 
 def report_row_out(row: ReportRow) -> ReportRowOut:

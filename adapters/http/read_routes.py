@@ -72,7 +72,8 @@ class ReadRoutes(Controller):
         """Events of the caller's own aggregates and of the tags it can see, oldest first."""
         after = 0
         if cursor:
-            if not cursor.isdigit():
+            # isdigit alone admits '²' and other digits int() refuses; a position is a bigint.
+            if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
                 raise bad_parameter("cursor", "not a cursor this API gave out")
             after = int(cursor)
         records = reads.list_audit(caller, AuditQuery(

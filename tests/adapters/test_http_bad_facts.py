@@ -81,6 +81,9 @@ TOUCH_CASES: list[tuple[str, Any, str | None, str]] = [
     ("occurred_at", "2026-03-01T12:00:00", "occurred_at", "missing_offset"),
     ("occurred_at", future(120), "occurred_at", "occurred_in_future"),
     ("occurred_at", ago(400), "occurred_at", "too_old"),
+    # Valid RFC 3339 texts outside years 1-9999 once in UTC: once a 500 that lost the batch.
+    ("occurred_at", "0001-01-01T00:00:00+01:00", "occurred_at", "out_of_range"),
+    ("occurred_at", "9999-12-31T23:59:59-01:00", "occurred_at", "out_of_range"),
     ("surprise", "extra", "surprise", "unknown_field"),
     ("surprise", "nul \u0000 inside", "surprise", "unknown_field"),
 ]
@@ -105,6 +108,8 @@ CONVERSION_CASES: list[tuple[str, Any, str | None, str]] = [
     ("occurred_at", "2026-03-01T12:00:00", "occurred_at", "missing_offset"),
     ("occurred_at", future(180), "occurred_at", "occurred_in_future"),
     ("occurred_at", ago(90), "occurred_at", "too_old"),
+    ("occurred_at", "0001-01-01T00:00:00+01:00", "occurred_at", "out_of_range"),
+    ("occurred_at", "9999-12-31T23:59:59-01:00", "occurred_at", "out_of_range"),
     ("value", "10 USD", "value", "invalid_type"),
     ("value.amount_minor", MISSING, "value.amount_minor", "missing_field"),
     ("value.amount_minor", -1, "value.amount_minor", "negative_amount"),
