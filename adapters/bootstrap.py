@@ -46,6 +46,7 @@ from projections.memory_views import (
 from projections.reporting import ReportQueries
 
 FACT_RECORDER_TOPIC = "adapters.postgres.fact_recorder:PostgresFactRecorder"
+MANAGEMENT_RECORDER_TOPIC = "adapters.postgres.management_recorder:PostgresManagementRecorder"
 
 
 @dataclass
@@ -144,7 +145,8 @@ def build_container(settings: Settings, admin_token: str) -> Container:
             lock.execute("SELECT pg_advisory_lock(hashtext(%s))",
                          (f"convtrack-bootstrap:{settings.database_schema}",))
             ensure_schema(settings.database_url, settings.database_schema)
-            management = ManagementApp(env=env)
+            management = ManagementApp(
+                env=env | {"APPLICATION_RECORDER_TOPIC": MANAGEMENT_RECORDER_TOPIC})
             ingestion = IngestionApp(
                 management, env=env | {"APPLICATION_RECORDER_TOPIC": FACT_RECORDER_TOPIC})
             state = read_side_state_for(management.recorder)

@@ -1,8 +1,10 @@
 """The read use cases: list conversions, explain one, report, audit, each for one caller.
 
 Every answer is scoped by the caller's access (docs/api.md: Roles and access): conversions and
-credits of the tags the caller can see (own and shared, any role), spend of the campaigns it owns
-or that a visible action links, audit events of its own aggregates and of the tags it can see.
+credits of the tags the caller can see (own and shared, any role), spend and touches of the
+campaigns it owns or that a visible action links, audit events of its own aggregates and of the
+tags it can see. Filters only narrow within that scope, so another account's ids answer exactly
+as ids that do not exist.
 The HTTP controllers decode parameters, call one method here and present what it returns.
 """
 
@@ -92,7 +94,10 @@ class ReadService:
                            field="tag_id")
         record = found[0]
         duplicates = self.ledger.list_duplicates(conversion_scope(record.tag_id), record.event_id)
-        return ExplainedConversion(explain(self.conversions, record), duplicates)
+        # The rules weigh every touch of the member, whoever's; the caller is shown only the
+        # touches of campaigns it may see, and how many others there were (ADR 0021).
+        explanation = explain(self.conversions, record, self.visible_campaign_ids(caller))
+        return ExplainedConversion(explanation, duplicates)
 
     def report(self, caller: Caller, day_from: date | None, day_to: date | None,
                group_by: tuple[str, ...]) -> list[ReportRow]:
@@ -118,7 +123,8 @@ class ReadService:
         return frozenset(str(tag.id) for tag in self.management.list_tags(caller))
 
     def visible_campaign_ids(self, caller: Caller) -> frozenset[str]:
-        """Campaigns whose spend the caller may see: its own, and those visible actions link."""
+        """Campaigns whose spend and touches the caller may see: its own, and those that
+        visible actions link."""
         own = {str(c.id) for c in self.management.list_campaigns(caller)}
         linked = {c for a in self.management.list_actions(caller, None)
                   for c in a.settings.campaign_ids}

@@ -85,12 +85,17 @@ class TagCommands(ManagementBase):
 
     @retried_on_conflict
     def revoke_access(self, caller: Caller, tag_id: str, account_id: str) -> None:
-        """Take a grant away (admin role); the account loses access on its next request."""
-        tag = self._tag_for_change(caller, tag_id, "admin")
+        """Take a grant away (admin role), or leave a share (the grantee itself, any role);
+        the account loses access on its next request."""
         # Grants are kept under the canonical id; a grant made with another spelling of the
         # same UUID (upper case, braces) must be revocable with that spelling too.
         uuid = parse_id(account_id)
         account_id = str(uuid) if uuid is not None else account_id
+        tag = self._visible_tag(caller, tag_id)
+        # Anyone may grant an account a role unasked; the grantee must be able to leave, or
+        # another account's conversions would stay in its answers for good.
+        if account_id != caller.account_id:
+            self._check_role(caller, tag, "admin")
         try:
             tag.revoke_access(account_id, actor=caller.actor, occurred_at=self.clock())
         except GrantNotFound:
@@ -107,9 +112,14 @@ class TagCommands(ManagementBase):
     def _tag_for_change(self, caller: Caller, tag_id: str, needed: str) -> InsightTag:
         """A visible tag on which the caller has at least `needed`; else 404 or 403."""
         tag = self._visible_tag(caller, tag_id)
+        self._check_role(caller, tag, needed)
+        return tag
+
+    @staticmethod
+    def _check_role(caller: Caller, tag: InsightTag, needed: str) -> None:
+        """Forbidden unless the caller's role on a tag it can see includes `needed`."""
         assert caller.account_id is not None  # _visible_tag only passes accounts
         try:
             tag.check_role(caller.account_id, needed)
         except AccessDenied as denied:
             raise Forbidden(str(denied)) from None
-        return tag

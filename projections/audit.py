@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.account import Account
+from domain.account import SECRET_FIELDS, Account
 from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
 from domain.insight_tag import InsightTag
@@ -26,7 +26,9 @@ from projections.tracking import TrackedView, advanced, unseen
 log = logging.getLogger("convtrack.projections")
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "actor", "occurred_at"}
-_SECRET_FIELDS = {"api_key_hash"}
+# Left out by name, whatever the event: the same fields the relay publishes as null, so a row
+# is the same whether its event came from NATS or the store (ADR 0022).
+_SECRET_FIELDS: frozenset[str] = frozenset().union(*SECRET_FIELDS.values())
 
 
 @dataclass(frozen=True, slots=True)

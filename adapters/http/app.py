@@ -16,12 +16,13 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from adapters.http.account_routes import AccountRoutes
 from adapters.http.action_routes import ActionRoutes
 from adapters.http.auth import Authenticator
 from adapters.http.conversion_routes import ConversionRoutes
 from adapters.http.errors import EXCEPTION_HANDLERS
 from adapters.http.fact_routes import FactRoutes
-from adapters.http.management_routes import AccountRoutes, CampaignRoutes, TagRoutes
+from adapters.http.management_routes import CampaignRoutes, TagRoutes
 from adapters.http.nul_guard import reject_nul_bytes
 from adapters.http.openapi_errors import document_error_responses
 from adapters.http.ops_routes import OPS_ROUTES, http_metrics_middleware

@@ -1,4 +1,4 @@
-"""Management endpoints: accounts, insight tags (domains, grants, snippet, debug), campaigns."""
+"""Management endpoints: insight tags (domains, grants, snippet, debug), campaigns."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from msgspec import UNSET
 
 from adapters.http.presenters import campaign_out, debug_out, tag_out
 from adapters.http.schemas import (
-    AccountOut,
     CampaignList,
     CampaignOut,
     CampaignPatch,
@@ -19,7 +18,6 @@ from adapters.http.schemas import (
     GrantIn,
     GrantList,
     GrantOut,
-    NewAccountIn,
     NewCampaignIn,
     NewTagIn,
     SpendIn,
@@ -30,20 +28,6 @@ from adapters.http.schemas import (
 from adapters.http.strict_bodies import strict_body
 from application.access import Caller
 from application.management import ManagementApp
-
-
-class AccountRoutes(Controller):
-    """Accounts (admin token)."""
-
-    path = "/v1/accounts"
-    tags = ["accounts"]
-    before_request = staticmethod(strict_body)  # docs/api.md types are JSON types: not coerced
-
-    @post("/", sync_to_thread=True, summary="Create an account; its API key is shown once")
-    def create(self, data: NewAccountIn, caller: Caller, management: ManagementApp) -> AccountOut:
-        new = management.create_account(caller, data.name)
-        return AccountOut(account_id=str(new.account.id), name=new.account.name,
-                          api_key=new.api_key)
 
 
 class TagRoutes(Controller):
@@ -90,7 +74,7 @@ class TagRoutes(Controller):
         return GrantOut(account_id=data.account_id, role=role)
 
     @delete("/{tag_id:str}/grants/{account_id:str}", sync_to_thread=True, status_code=200,
-            summary="Revoke an account's grant (admin role)")
+            summary="Revoke an account's grant (admin role), or leave a share (the grantee)")
     def revoke(
         self, tag_id: str, account_id: str, caller: Caller, management: ManagementApp
     ) -> GrantOut:

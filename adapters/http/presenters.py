@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from application.actions import UrlDebug
 from application.facts import ItemResult
+from domain.account import Account
 from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
 from domain.insight_tag import InsightTag
 from adapters.http.schemas import (
+    AccountStatusOut,
     ActionOut,
     ActionVerdictOut,
     BatchResults,
@@ -19,6 +21,11 @@ from adapters.http.schemas import (
     SpendOut,
     TagOut,
 )
+
+
+def status_out(account: Account) -> AccountStatusOut:
+    return AccountStatusOut(account_id=str(account.id), name=account.name,
+                            status=account.status)  # type: ignore[arg-type]
 
 
 def tag_out(tag: InsightTag, account_id: str | None) -> TagOut:

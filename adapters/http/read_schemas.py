@@ -60,7 +60,8 @@ class SettingsOut(msgspec.Struct):
 
 
 class CandidateOut(msgspec.Struct):
-    """One touch of the member and what the rules decided about it for this conversion."""
+    """One touch of the member, of a campaign the caller may see, and what the rules decided
+    about it for this conversion."""
 
     touch_event_id: str
     campaign_id: str
@@ -111,6 +112,8 @@ class ExplanationOut(msgspec.Struct):
     candidates: list[CandidateOut]
     counting: CountingOut
     ledger: LedgerOut
+    # An extension: the member's touches of campaigns the caller may not see, counted only.
+    other_touches: int
 
 
 class ReportRowOut(msgspec.Struct, omit_defaults=True):

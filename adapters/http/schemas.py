@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -39,6 +39,33 @@ class AccountOut(msgspec.Struct):
     account_id: str
     name: str
     api_key: str
+
+
+class AccountStatusOut(msgspec.Struct):
+    account_id: str
+    name: str
+    status: Literal["active", "disabled"]
+
+
+class NewKeyOut(msgspec.Struct):
+    key_id: str
+    api_key: str  # shown this once
+    created_at: Timestamp
+
+
+class KeyOut(msgspec.Struct):
+    key_id: str
+    created_at: Timestamp
+    last_used_day: date | None  # UTC; recorded at most once a day
+
+
+class KeyList(msgspec.Struct):
+    items: list[KeyOut]
+
+
+class RevokedKeyOut(msgspec.Struct):
+    key_id: str
+    revoked_at: Timestamp
 
 
 class NewTagIn(msgspec.Struct, forbid_unknown_fields=True):

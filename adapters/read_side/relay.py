@@ -1,10 +1,11 @@
 """The relay: the event store's notification logs, in order, into JetStream (ADR: relay).
 
 Per source application it reads a page after its recorded position, publishes every event with
-many acks in flight, and records the new position once JetStream confirmed them. A crash between
-publishing and recording re-publishes the page on restart; JetStream drops the copies by
-`Nats-Msg-Id`, and workers skip anything at or below their tracked position anyway. While NATS
-is down the write side is untouched: the relay backs off and later resumes where it recorded.
+many acks in flight (secret fields nulled, ADR 0022), and records the new position once
+JetStream confirmed them. A crash between publishing and recording re-publishes the page on
+restart; JetStream drops the copies by `Nats-Msg-Id`, and workers skip anything at or below
+their tracked position anyway. While NATS is down the write side is untouched: the relay backs
+off and later resumes where it recorded.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from adapters.postgres.event_log import FastEventSource
 from adapters.postgres.listen import Wakeup
 from adapters.postgres.read_side_state import ReadSideState
 from adapters.postgres.relay_lease import RelayLease
+from adapters.read_side.redaction import Redactor
 
 _log = logging.getLogger("convtrack.relay")
 
@@ -60,6 +62,8 @@ class Relay:
         self.sources = dict(sources)
         # Pages read as light tuples, not the library's Notification objects (ADR 0014).
         self.logs = {name: FastEventSource(app).recorder for name, app in self.sources.items()}
+        # Secret fields go out as null; every other body is the stored bytes (ADR 0022).
+        self.redactor = Redactor({name: app.mapper for name, app in self.sources.items()})
         self.state = state
         self.js = js
         self.topology = topology
@@ -156,6 +160,7 @@ class Relay:
         try:
             for notification in notifications:
                 subject, body, headers = to_message(self.topology, application, notification)
+                body = self.redactor.body(application, notification.topic, body)
                 # No wait_stall: the client allows twice a page in flight, so the semaphore
                 # never blocks, and wait_stall would wrap every call in a task (Python 3.11).
                 futures.append(await self.js.publish_async(subject, body, headers=headers))

@@ -4,30 +4,40 @@ The projection stores outcomes, not the verdict on every touch (that would store
 once per conversion). The explanation re-runs the same pure rules over the same stored facts
 and settings, which gives exactly the stored outcome plus every verdict (docs/attribution.md is
 deterministic: the result depends on the facts only).
+
+The rules always run over the member's whole timeline, every account's touches included, so the
+outcome never depends on who asks; only what is shown is limited to the caller's campaigns
+(docs/api.md: Roles and access; ADR 0021).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
-from domain.attribution import Attribution, CampaignStatusHistory, summarise
+from domain.attribution import Attribution, CampaignStatusHistory, CandidateVerdict, summarise
 from domain.member_attribution import attribute_recorded
 from projections.attribution.records import AttributionQueries, ConversionRecord
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """A conversion, the rules' full decision about it, and the sentences that tell it."""
+    """A conversion, the rules' decision about it as the caller may see it, and its sentences."""
 
     record: ConversionRecord
-    attribution: Attribution | None  # None while its action's settings are unknown
+    # None while its action's settings are unknown; else the outcome of the whole timeline,
+    # with `candidates` cut down to the touches the caller may see.
+    attribution: Attribution | None
     summary: str
     counting: str
     steps: tuple[str, ...]
+    other_touches: int = 0  # weighed by the rules, but of campaigns the caller may not see
 
 
-def explain(queries: AttributionQueries, record: ConversionRecord) -> Explanation:
-    """Re-run attribution for the conversion's member and explain this conversion."""
+def explain(queries: AttributionQueries, record: ConversionRecord,
+            visible_campaign_ids: Collection[str]) -> Explanation:
+    """Re-run attribution for the conversion's member and explain this conversion, showing
+    only the touches of `visible_campaign_ids` (and the credited ones) as candidates."""
     facts = queries.get_member_facts(record.timeline_id)
     campaigns = queries.list_campaigns({t.campaign_id for t in facts.touches})
     history = CampaignStatusHistory({c: s.history for c, s in campaigns.items()})
@@ -36,22 +46,34 @@ def explain(queries: AttributionQueries, record: ConversionRecord) -> Explanatio
         summary = ("Unattributed for now: the settings of action "
                    f"{record.action_id} are not known to the read model yet.")
         return Explanation(record, None, summary, "Not counted yet.", (summary,))
+    shown = tuple(v for v in attribution.candidates if _shown(v, visible_campaign_ids))
+    other_touches = len(attribution.candidates) - len(shown)
+    attribution = replace(attribution, candidates=shown)
     summary = summarise(attribution)
     counting = counting_sentence(attribution)
     rules = attribution.rules
     linked = ", ".join(sorted(rules.campaign_ids)) or "none"
+    hidden = (f"{other_touches} other touch(es) of member {record.member_id}, of campaigns "
+              "you cannot see, were weighed too and are not shown.",) if other_touches else ()
     steps = (
         f"Settings applied (as when the conversion was first processed): click window "
         f"{rules.click_window_days} days, view window {rules.view_window_days} days, counting "
         f"'{rules.counting}', attribution '{rules.attribution}', value mode "
         f"'{rules.value_mode}'; linked campaigns: {linked}.",
-        f"{len(attribution.candidates)} touch(es) of member {record.member_id} were weighed.",
+        f"{len(shown)} touch(es) of member {record.member_id} were weighed.",
+        *hidden,
         *(f"{v.touch.kind} {v.touch.event_id} of {v.touch.campaign_id} at "
-          f"{v.touch.occurred_at.isoformat()}: {v.detail}" for v in attribution.candidates),
+          f"{v.touch.occurred_at.isoformat()}: {v.detail}" for v in shown),
         counting,
         summary,
     )
-    return Explanation(record, attribution, summary, counting, steps)
+    return Explanation(record, attribution, summary, counting, steps, other_touches)
+
+
+def _shown(verdict: CandidateVerdict, visible_campaign_ids: Collection[str]) -> bool:
+    # A credited touch is named by the conversion's own credits and summary already (its
+    # campaign was linked when the conversion was attributed, even if unlinked since).
+    return verdict.touch.campaign_id in visible_campaign_ids or verdict.verdict == "credited"
 
 
 def counting_sentence(attribution: Attribution) -> str:

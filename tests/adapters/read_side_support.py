@@ -125,7 +125,9 @@ _campaigns: dict[int, str] = {}
 def ensure_campaign(container: Container) -> str:
     """A campaign to touch, created once per container."""
     key = id(container)
-    if key not in _campaigns:
+    # id() is reused once a container is collected: a remembered campaign of an earlier test's
+    # container (another schema) is not this one's.
+    if key not in _campaigns or container.management.find_campaign(_campaigns[key]) is None:
         account = container.management.create_account(ADMIN, "read side").account
         owner = Caller(account_id=str(account.id), is_admin=False)
         _campaigns[key] = str(container.management.create_campaign(

@@ -257,6 +257,37 @@ def test_a_revoked_grant_takes_effect_on_the_next_request(shop: Shop) -> None:
     assert observed(shop, "send conversions", send_conversion(shop, key)) == U
 
 
+@pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
+def test_a_grantee_leaves_a_share_by_revoking_its_own_grant(shop: Shop, role: str) -> None:
+    account, key = shop.new_account()
+    shop.client.post(f"/v1/tags/{shop.tag}/grants", headers=shop.as_("owner"),
+                     json={"account_id": account, "role": role})
+    left = shop.client.delete(f"/v1/tags/{shop.tag}/grants/{account}", headers=key)
+    assert (left.status_code, left.json()) == (200, {"account_id": account, "role": None})
+    assert shop.client.get("/v1/tags", headers=key).json()["items"] == []
+    assert shop.client.get(f"/v1/tags/{shop.tag}", headers=key).status_code == 404
+    again = shop.client.delete(f"/v1/tags/{shop.tag}/grants/{account}", headers=key)
+    assert (again.status_code, again.json()["error"]) == (404, "not_found")
+    grants = shop.client.get(f"/v1/tags/{shop.tag}/grants", headers=shop.as_("owner")).json()
+    assert account not in [g["account_id"] for g in grants["items"]]
+
+
+def test_leaving_is_only_for_ones_own_grant(shop: Shop) -> None:
+    other, _ = shop.new_account()
+    shop.client.post(f"/v1/tags/{shop.tag}/grants", headers=shop.as_("owner"),
+                     json={"account_id": other, "role": "viewer"})
+    for caller in ("editor", "viewer"):
+        refused = shop.client.delete(f"/v1/tags/{shop.tag}/grants/{other}",
+                                     headers=shop.as_(caller))
+        assert refused.status_code == 403, caller
+    owner = shop.account_ids["owner"]  # the owner holds no grant: nothing to leave
+    assert shop.client.delete(f"/v1/tags/{shop.tag}/grants/{owner}",
+                              headers=shop.as_("owner")).status_code == 404
+    stranger = shop.account_ids["stranger"]  # not visible: as if the tag did not exist
+    assert shop.client.delete(f"/v1/tags/{shop.tag}/grants/{stranger}",
+                              headers=shop.as_("stranger")).status_code == 404
+
+
 def test_a_downgraded_grant_takes_effect_on_the_next_request(shop: Shop) -> None:
     account, key = shop.new_account()
     owner = shop.as_("owner")

@@ -116,6 +116,15 @@ ENDPOINTS = [
     Endpoint("post", "/v1/conversions", 200, ("conversions!",), BATCH),
     Endpoint("post", "/v1/members/{member_id}/opt-out", 200, (), ("member_id", "opted_out")),
     Endpoint("post", "/v1/members/{member_id}/opt-in", 200, (), ("member_id", "opted_out")),
+    # Accounts: keys and status (appended, because some tests below pick endpoints by index)
+    Endpoint("post", "/v1/accounts/{account_id}/keys", 201, (),
+             ("key_id", "api_key", "created_at")),
+    Endpoint("get", "/v1/accounts/{account_id}/keys", 200, (), ("items",)),
+    Endpoint("delete", "/v1/accounts/{account_id}/keys/{key_id}", 200, (), ("key_id",)),
+    Endpoint("post", "/v1/accounts/{account_id}/disable", 200, (),
+             ("account_id", "name", "status")),
+    Endpoint("post", "/v1/accounts/{account_id}/enable", 200, (),
+             ("account_id", "name", "status")),
 ]
 
 

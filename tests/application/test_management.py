@@ -114,6 +114,30 @@ def test_a_grant_made_with_another_spelling_of_the_id_is_revoked_with_it(world: 
     assert world.app.list_grants(world.owner, world.tag_id) == {}
 
 
+@pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
+def test_a_grantee_of_any_role_may_leave_the_share(world: World, role: str) -> None:
+    world.app.grant_access(world.owner, world.tag_id, world.other_id, role)
+    world.app.revoke_access(world.other, world.tag_id, world.other_id.upper())
+    assert world.app.list_tags(world.other) == []
+    assert world.app.list_grants(world.owner, world.tag_id) == {}
+    with pytest.raises(NotFound):  # gone: leaving twice is like leaving a tag never shared
+        world.app.revoke_access(world.other, world.tag_id, world.other_id)
+
+
+def test_a_grantee_below_admin_still_cannot_revoke_another_account(
+    world: World, admin: Caller
+) -> None:
+    third = Caller.account(str(world.app.create_account(admin, "Third").account.id))
+    world.app.grant_access(world.owner, world.tag_id, world.other_id, "editor")
+    world.app.grant_access(world.owner, world.tag_id, str(third.account_id), "viewer")
+    with pytest.raises(Forbidden):
+        world.app.revoke_access(world.other, world.tag_id, str(third.account_id))
+    with pytest.raises(Forbidden):
+        world.app.revoke_access(third, world.tag_id, world.other_id)
+    with pytest.raises(NotFound):  # the owner holds no grant to leave
+        world.app.revoke_access(world.owner, world.tag_id, world.owner_id)
+
+
 def test_a_role_change_keeps_one_grant(world: World) -> None:
     other = world.other_id
     world.app.grant_access(world.owner, world.tag_id, other, "viewer")
