@@ -7,7 +7,7 @@ depends on the facts only, never on their arrival order (docs/attribution.md: La
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,22 +74,26 @@ def attribute_member(
     campaigns: CampaignStatusHistory,
     *,
     explain: bool = True,
+    counted_until: Mapping[tuple[str, str], datetime] | None = None,
 ) -> list[Attribution]:
     """Attribute all conversions of one member, returned in (occurred_at, seq) order.
 
     With `explain=False` the verdicts on each touch are not put into words or kept
     (`candidates` is empty): status, credits and value are the same, at a fraction of the
     cost. The projection needs only those; explanations recompute with words on demand.
+    `counted_until` is what earlier conversions left, when they are not among `conversions`:
+    per (action, campaign), the time of the latest counted conversion that credited it. It is
+    all counting "one" carries from one conversion to the next.
     """
     ordered_touches = sorted(touches, key=lambda t: (t.occurred_at, t.seq, t.event_id))
-    counted_until: _CountedUntil = {}
+    counted: _CountedUntil = dict(counted_until or {})
     results = []
     # docs/attribution.md, Which touch (Order): conversions are processed in occurred_at order,
     # equal times in the order recorded, because counting "one" depends on the earlier ones.
     for conversion in sorted(conversions, key=lambda c: (c.occurred_at, c.seq, c.event_id)):
-        attribution = _attribute(conversion, ordered_touches, campaigns, counted_until, explain)
+        attribution = _attribute(conversion, ordered_touches, campaigns, counted, explain)
         for credit in attribution.credits:
-            counted_until[(conversion.action_id, credit.campaign_id)] = conversion.occurred_at
+            counted[(conversion.action_id, credit.campaign_id)] = conversion.occurred_at
         results.append(attribution)
     return results
 

@@ -135,6 +135,16 @@ class InMemoryAttributionView(InMemoryTracking, AttributionView):
             return MemberFacts(timeline_id, list(self.touches.get(timeline_id, [])),
                                list(self.by_timeline.get(timeline_id, {}).values()))
 
+    def get_conversion_window(self, record: ConversionRecord, since: datetime) -> MemberFacts:
+        before = (record.occurred_at, record.seq)
+        with self.lock:
+            touches = [t for t in self.touches.get(record.timeline_id, [])
+                       if since <= t.occurred_at <= record.occurred_at]
+            conversions = [c for c in self.by_timeline.get(record.timeline_id, {}).values()
+                           if c.action_id == record.action_id and c.occurred_at >= since
+                           and (c.occurred_at, c.seq) < before]
+        return MemberFacts(record.timeline_id, touches, conversions)
+
     def list_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
         with self.lock:
             return {c: self.campaigns[c] for c in campaign_ids if c in self.campaigns}

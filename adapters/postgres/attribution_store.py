@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection, sql
@@ -238,6 +239,23 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
     def get_member_facts(self, timeline_id: str) -> MemberFacts:
         with self.pool.connection() as conn:
             return self.fetch_facts(conn, [timeline_id], RowDecoder())[timeline_id]
+
+    def get_conversion_window(self, record: ConversionRecord, since: datetime) -> MemberFacts:
+        # Bounded by the windows, so an explanation costs the same for a member with years of
+        # history as for a new one (the member index narrows, the time range filters).
+        decoder = RowDecoder()
+        with self.pool.connection() as conn:
+            touches = conn.execute(self.sql(
+                f"SELECT {TOUCH_COLUMNS} FROM {{touches}} WHERE timeline_id = %s "
+                "AND occurred_at BETWEEN %s AND %s"),
+                (record.timeline_id, since, record.occurred_at)).fetchall()
+            conversions = conn.execute(self.sql(
+                f"SELECT {CONVERSION_COLUMNS} FROM {{conversions}} WHERE timeline_id = %s "
+                "AND action_id = %s AND occurred_at >= %s AND (occurred_at, seq) < (%s, %s)"),
+                (record.timeline_id, record.action_id, since, record.occurred_at,
+                 record.seq)).fetchall()
+        return MemberFacts(record.timeline_id, [decoder.touch(r)[1] for r in touches],
+                           [decoder.conversion(r) for r in conversions])
 
     def list_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
         with self.pool.connection() as conn:

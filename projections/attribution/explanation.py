@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from domain.attribution import Attribution, CampaignStatusHistory, CandidateVerdict, summarise
-from domain.member_attribution import attribute_recorded
+from domain.member_attribution import attribute_recorded, counted_before, explanation_since
 from projections.attribution.records import AttributionQueries, ConversionRecord
 
 
@@ -38,10 +38,17 @@ def explain(queries: AttributionQueries, record: ConversionRecord,
             visible_campaign_ids: Collection[str]) -> Explanation:
     """Re-run attribution for the conversion's member and explain this conversion, showing
     only the touches of `visible_campaign_ids` (and the credited ones) as candidates."""
-    facts = queries.get_member_facts(record.timeline_id)
-    campaigns = queries.list_campaigns({t.campaign_id for t in facts.touches})
-    history = CampaignStatusHistory({c: s.history for c, s in campaigns.items()})
-    attribution = attribute_recorded(facts.conversions, facts.touches, history).get(record.key)
+    attribution = None
+    if record.rules is not None:
+        # Only the conversion's windows, however long the member's history (issue 9: an
+        # explanation's cost must not grow with it); the same outcome as the whole timeline.
+        window = queries.get_conversion_window(
+            record, explanation_since(record.rules, record.occurred_at))
+        campaigns = queries.list_campaigns({t.campaign_id for t in window.touches})
+        history = CampaignStatusHistory({c: s.history for c, s in campaigns.items()})
+        attribution = attribute_recorded(
+            [record], window.touches, history,
+            counted_until=counted_before(window.conversions)).get(record.key)
     if attribution is None:
         summary = ("Unattributed for now: the settings of action "
                    f"{record.action_id} are not known to the read model yet.")

@@ -57,6 +57,11 @@ class ConversionRecord:
         return self.tag_id, self.event_id
 
     @property
+    def credited_campaign_ids(self) -> tuple[str, ...]:
+        """The campaigns its stored outcome credits (none unless it counted)."""
+        return tuple(c.campaign_id for c in self.outcome.credits)
+
+    @property
     def day(self) -> date:
         """The UTC day a report counts the conversion on (docs/api.md: days are UTC)."""
         return self.occurred_at.astimezone(UTC).date()
@@ -214,7 +219,13 @@ class AttributionQueries(ABC):
 
     @abstractmethod
     def get_member_facts(self, timeline_id: str) -> MemberFacts:
-        """Everything stored about one member (for explanations)."""
+        """Everything stored about one member."""
+
+    @abstractmethod
+    def get_conversion_window(self, record: ConversionRecord, since: datetime) -> MemberFacts:
+        """What an explanation of `record` needs, and no more: its member's touches from
+        `since` to the conversion (both inclusive), and the conversions of the same action
+        from `since` that come before it ((occurred_at, seq) order)."""
 
     @abstractmethod
     def list_campaigns(self, campaign_ids: Iterable[str]) -> dict[str, CampaignState]:
