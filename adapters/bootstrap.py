@@ -10,20 +10,25 @@ they wire take explicit collaborators and never import this one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder
 from litestar import Litestar
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
-from adapters.http.app import HttpServices, create_app
+from adapters.http.app import HealthProbe, HttpServices, create_app
 from adapters.nats.subjects import Topology
 from adapters.postgres.attribution_store import PostgresAttributionView
 from adapters.postgres.audit_store import PostgresAuditView
+from adapters.postgres.deployment import deployment_id, new_deployment_id
+from adapters.postgres.event_store import CONNECT_TIMEOUT
+from adapters.postgres.health import check_event_store
 from adapters.postgres.read_models import create_read_models, open_pool
 from adapters.postgres.read_side_state import ReadSideState, read_side_state_for
 from adapters.postgres.report_queries import PostgresReportQueries
@@ -47,6 +52,8 @@ from projections.reporting import ReportQueries
 
 FACT_RECORDER_TOPIC = "adapters.postgres.fact_recorder:PostgresFactRecorder"
 MANAGEMENT_RECORDER_TOPIC = "adapters.postgres.management_recorder:PostgresManagementRecorder"
+EVENT_STORE_FACTORY_TOPIC = "adapters.postgres.event_store:BoundedPostgresFactory"
+HEALTH_TIMEOUT = 2.0  # seconds: /health answers within this, whatever the database does
 
 
 @dataclass
@@ -58,7 +65,7 @@ class Container:
     management: ManagementApp
     ingestion: IngestionApp
     state: ReadSideState  # relay positions and worker heartbeats
-    topology: Topology  # this deployment's stream, subjects and consumers
+    topology: Topology  # this deployment's identity, stream, subjects and consumers (ADR 0023)
 
     @property
     def sources(self) -> dict[str, Application[Any]]:
@@ -110,11 +117,13 @@ class ReadModels:
             self.pool.close()
 
 
-def eventsourcing_env(database_url: str, schema: str, pool_size: int) -> dict[str, str]:
-    """The eventsourcing library's PostgreSQL settings for a libpq URL."""
+def eventsourcing_env(database_url: str, schema: str, pool_size: int, wait: int = 3
+                      ) -> dict[str, str]:
+    """The eventsourcing library's PostgreSQL settings for a libpq URL, with bounded waits:
+    `wait` seconds for a pooled connection and for a new one (ADR 0024)."""
     info = conninfo_to_dict(database_url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": EVENT_STORE_FACTORY_TOPIC,
         "POSTGRES_DBNAME": str(info.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(info.get("host") or "127.0.0.1"),
         "POSTGRES_PORT": str(info.get("port") or "5432"),
@@ -123,6 +132,8 @@ def eventsourcing_env(database_url: str, schema: str, pool_size: int) -> dict[st
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+        "POSTGRES_CONNECT_TIMEOUT": str(wait),  # the library's name for the pool's wait
+        CONNECT_TIMEOUT: str(wait),
         "CREATE_TABLE": "y",
     }
 
@@ -137,7 +148,7 @@ def build_container(settings: Settings, admin_token: str) -> Container:
     """Applications on PostgreSQL when a database URL is set, else in memory (tests, demos)."""
     if settings.database_url:
         env = eventsourcing_env(settings.database_url, settings.database_schema,
-                                settings.pool_size)
+                                settings.pool_size, settings.db_timeout)
         # Several processes starting at once (uvicorn workers, `convtrack worker` hosts) would
         # race in the library's CREATE OR REPLACE FUNCTION ("tuple concurrently updated"):
         # one at a time creates the schema's tables and functions.
@@ -150,13 +161,17 @@ def build_container(settings: Settings, admin_token: str) -> Container:
             ingestion = IngestionApp(
                 management, env=env | {"APPLICATION_RECORDER_TOPIC": FACT_RECORDER_TOPIC})
             state = read_side_state_for(management.recorder)
+            # Made once under this lock, read by every later start: names on NATS follow the
+            # database, never the schema's spelling (ADR 0023).
+            deployment = deployment_id(lock, settings.database_schema)
     else:
         management = ManagementApp()
         ingestion = IngestionApp(management)
         state = read_side_state_for(management.recorder)
+        deployment = new_deployment_id()  # the store lives and dies with this process
     return Container(settings=settings, admin_token=admin_token, management=management,
                      ingestion=ingestion, state=state,
-                     topology=Topology.for_schema(settings.database_schema))
+                     topology=Topology.for_deployment(deployment))
 
 
 def build_read_models(container: Container) -> ReadModels:
@@ -167,7 +182,7 @@ def build_read_models(container: Container) -> ReadModels:
         audit = InMemoryAuditView()
         return ReadModels(AttributionProjection(attribution), AuditProjection(audit),
                           attribution, InMemoryReportQueries(attribution), audit)
-    pool = open_pool(settings.database_url, settings.pool_size)
+    pool = open_pool(settings.database_url, settings.pool_size, settings.db_timeout)
     try:
         create_read_models(pool, settings.database_schema)
     except BaseException:
@@ -193,9 +208,35 @@ def read_side_status(container: Container, read_models: ReadModels
                                         read_models.projections)
 
 
-def build_app(container: Container, read_models: ReadModels | None = None) -> Litestar:
+def health_probe(container: Container, nats_status: Callable[[], str] | None = None
+                 ) -> HealthProbe:
+    """`GET /health`'s checks: the event store on its own bounded connection, and NATS as
+    the read-side runtime in this process sees it (omitted when none runs here)."""
+    settings, ingestion = container.settings, container.ingestion
+
+    async def probe() -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        if settings.database_url and isinstance(ingestion.recorder, PostgresApplicationRecorder):
+            state, position = await check_event_store(
+                settings.database_url, settings.database_schema,
+                ingestion.recorder.events_table_name, timeout=HEALTH_TIMEOUT)
+            checks["event_store"] = state
+            if position is not None:
+                checks["ingestion_position"] = position
+        else:
+            checks |= {"event_store": "ok",
+                       "ingestion_position": ingestion.recorder.max_notification_id() or 0}
+        if nats_status is not None:
+            checks["nats"] = nats_status()
+        return checks
+
+    return probe
+
+
+def build_app(container: Container, read_models: ReadModels | None = None,
+              nats_status: Callable[[], str] | None = None) -> Litestar:
     """The HTTP app over the container and read models (built here, and closed with the app,
-    when not given)."""
+    when not given); `nats_status` is the read-side runtime's, when one runs in the process."""
     owned = read_models is None
     models = read_models if read_models is not None else build_read_models(container)
     return create_app(HttpServices(
@@ -203,7 +244,9 @@ def build_app(container: Container, read_models: ReadModels | None = None) -> Li
         management=container.management, ingestion=container.ingestion,
         reads=read_service(container, models),
         read_side_status=read_side_status(container, models),
-        on_shutdown=[models.close] if owned else []))
+        health=health_probe(container, nats_status),
+        on_shutdown=[models.close] if owned else [],
+        unavailable_errors=(psycopg.OperationalError, psycopg.InterfaceError)))
 
 
 def catch_up_from_store(read_models: ReadModels, container: Container,

@@ -9,8 +9,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from adapters.preflight import StartupError, check_database, check_nats
+from adapters.runtime.data_dir_lock import DataDirInUse, DataDirLock
 from adapters.settings import Settings, ensure_admin_token
 
 log = logging.getLogger("convtrack.cli")
@@ -19,8 +22,16 @@ log = logging.getLogger("convtrack.cli")
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="convtrack", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"convtrack {package_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback when the service cannot start")
+    # Accepted after the command too; SUPPRESS keeps the subparser from resetting the flag.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback when the service cannot start")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP API, the relay and the workers")
+    serve = commands.add_parser("serve", help="run the HTTP API, the relay and the workers",
+                                parents=[debug])
     serve.add_argument("--host", help="bind address (CONVTRACK_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (CONVTRACK_PORT, default 8000)")
     serve.add_argument("--demo", action="store_true",
@@ -28,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data-dir", help="data folder (CONVTRACK_DATA_DIR, default .convtrack)")
     serve.add_argument("--no-workers", action="store_true",
                        help="run the relay but no projection workers (they run elsewhere)")
-    worker = commands.add_parser("worker", help="run projection workers only (scale-out)")
+    worker = commands.add_parser("worker", help="run projection workers only (scale-out)",
+                                 parents=[debug])
     worker.add_argument("--projection", action="append",
                         help="projection name; repeat for several (default: all)")
     worker.add_argument("--relay", action="store_true",
@@ -56,6 +68,28 @@ def main(argv: list[str] | None = None) -> int:
                               metrics_port=args.metrics_port)
     except KeyboardInterrupt:
         return 130
+    except (StartupError, DataDirInUse) as refused:
+        if args.debug:
+            raise
+        # One paragraph an operator can act on; --debug shows where it came from.
+        print(f"convtrack {args.command}: cannot start: {refused}", file=sys.stderr)
+        return 2
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml), or "unknown" outside an install."""
+    try:
+        return version("convtrack")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def check_configured_servers(settings: Settings) -> None:
+    """Reach the configured PostgreSQL and NATS once, or raise StartupError (preflight.py)."""
+    if settings.database_url:
+        check_database(settings.database_url)
+    if settings.nats_url:
+        check_nats(settings.nats_url)
 
 
 @contextmanager
@@ -80,6 +114,13 @@ def servers(settings: Settings) -> Iterator[Settings]:
 
 def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> int:
     """Run everything in one process until SIGINT/SIGTERM."""
+    # The lock first: a second process on this folder leaves before it touches anything.
+    with DataDirLock(settings.data_dir):
+        check_configured_servers(settings)
+        return _serve(settings, demo=demo, workers=workers)
+
+
+def _serve(settings: Settings, *, demo: bool, workers: bool) -> int:
     import uvicorn
 
     from adapters.bootstrap import build_app, build_container, build_read_models
@@ -102,8 +143,8 @@ def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> in
         stack.callback(runtime.stop)
         if demo:
             print_demo(settings, load_demo_once(settings, container))
-        uvicorn.run(build_app(container, read_models), host=settings.host, port=settings.port,
-                    log_config=None, access_log=False)
+        uvicorn.run(build_app(container, read_models, runtime.nats_status), host=settings.host,
+                    port=settings.port, log_config=None, access_log=False)
     return 0
 
 
@@ -119,6 +160,7 @@ def worker_command(
         print("convtrack worker needs CONVTRACK_DATABASE_URL and CONVTRACK_NATS_URL: workers "
               "on other hosts share the service's PostgreSQL and NATS", file=sys.stderr)
         return 2
+    check_configured_servers(settings)
     token, _ = ensure_admin_token(settings)
     container = build_container(settings, token)
     read_models = build_read_models(container)

@@ -39,6 +39,9 @@ PROJECTION_EVENTS = Counter("convtrack_projection_events_total",
 PROJECTION_GAP_FILLS = Counter("convtrack_projection_gap_filled_total",
                                "Events read from the store because NATS did not deliver them",
                                ["projection"])
+PROJECTION_FOREIGN = Counter("convtrack_projection_foreign_messages_total",
+                             "Messages of another deployment a worker acked and never applied "
+                             "(ADR 0023)", ["projection"])
 PROJECTION_FAILURES = Counter("convtrack_projection_failures_total",
                               "Failed attempts to apply a batch or an event", ["projection"])
 PROJECTION_PARKED = Counter("convtrack_projection_parked_total",

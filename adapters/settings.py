@@ -23,6 +23,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     pool_size: int = 5
+    db_timeout: int = 3  # seconds a request waits for a database connection before a 503
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             log_level=get("LOG_LEVEL") or "INFO",
             log_format=get("LOG_FORMAT") or "json",
             pool_size=int(get("DB_POOL_SIZE") or 5),
+            db_timeout=int(get("DB_TIMEOUT") or 3),
         )
 
     @property

@@ -401,7 +401,7 @@ def run_phases(args: argparse.Namespace) -> None:
         container.close()
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        asyncio.run(_drop_stream(url, schema))
+        asyncio.run(_drop_stream(url, container.topology.stream))
         print("\n".join(["", "== bench/e2e_lag.py ==", *report]))
 
 
@@ -419,12 +419,10 @@ def _average_state_size(db: str, schema: str) -> int:
     return int(row[0]) if row and row[0] else 300
 
 
-async def _drop_stream(url: str, schema: str) -> None:
-    from adapters.nats.subjects import Topology
-
+async def _drop_stream(url: str, stream: str) -> None:
     connection = await nats.connect(url)
     try:
-        await connection.jetstream().delete_stream(Topology.for_schema(schema).stream)
+        await connection.jetstream().delete_stream(stream)
     except Exception:
         pass
     await connection.close()

@@ -114,9 +114,10 @@ def admin_headers() -> dict[str, str]:
 
 
 @pytest.fixture
-def read_side_topology(pg_schema: str) -> Topology:
-    """This test's own JetStream stream and subjects, named after its schema."""
-    return Topology.for_schema(pg_schema)
+def read_side_topology(pg_container: Container) -> Topology:
+    """This test's own JetStream stream and subjects: its container's deployment, made in its
+    own schema (ADR 0023); a test may still pass any other Topology explicitly."""
+    return pg_container.topology
 
 
 @pytest.fixture

@@ -7,20 +7,20 @@ Handlers receive narrow dependencies by name (`management`, `ingestion`, `reads`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.http.account_routes import AccountRoutes
 from adapters.http.action_routes import ActionRoutes
 from adapters.http.auth import Authenticator
 from adapters.http.conversion_routes import ConversionRoutes
-from adapters.http.errors import EXCEPTION_HANDLERS
+from adapters.http.errors import exception_handlers
 from adapters.http.fact_routes import FactRoutes
 from adapters.http.management_routes import CampaignRoutes, TagRoutes
 from adapters.http.nul_guard import reject_nul_bytes
@@ -33,6 +33,11 @@ from application.ingestion import IngestionApp
 from application.management import ManagementApp
 from application.read_service import ReadService
 
+# Every dependency's state by name ("ok", or "unreachable: why") and any figures beside them;
+# bounded in time by whoever builds it (adapters/bootstrap.py).
+HealthProbe = Callable[[], Awaitable[dict[str, Any]]]
+HEALTH_DEPENDENCIES = ("event_store", "nats")
+
 
 @dataclass(frozen=True)
 class HttpServices:
@@ -44,13 +49,21 @@ class HttpServices:
     ingestion: IngestionApp
     reads: ReadService
     read_side_status: StatusSource
+    health: HealthProbe
     on_shutdown: Sequence[Callable[[], None]] = field(default=())
+    # The drivers' exceptions that mean "unreachable, retry later" (answered 503).
+    unavailable_errors: tuple[type[Exception], ...] = ()
 
 
-@get("/health", sync_to_thread=True, tags=["operations"], summary="Liveness and store check")
-def health(ingestion: IngestionApp) -> Health:
-    position = ingestion.recorder.max_notification_id() or 0
-    return Health(status="ok", checks={"event_store": "ok", "ingestion_position": position})
+@get("/health", tags=["operations"], summary="Liveness and dependency check",
+     responses={503: ResponseSpec(Health, description="A dependency is unreachable")})
+async def health(health_probe: HealthProbe) -> Response[Health]:
+    """200 when every dependency answers; 503 naming the ones that do not."""
+    # Async and on its own connection: it never queues behind the write path's threads.
+    checks = await health_probe()
+    ok = all(checks[name] == "ok" for name in HEALTH_DEPENDENCIES if name in checks)
+    return Response(Health(status="ok" if ok else "unavailable", checks=checks),
+                    status_code=200 if ok else 503)
 
 
 def _value(value: Any) -> Provide:
@@ -80,9 +93,11 @@ def create_app(services: HttpServices) -> Litestar:
             "ingestion": _value(services.ingestion),
             "reads": _value(services.reads),
             "read_side_status": _value(services.read_side_status),
+            "health_probe": _value(services.health),
             "public_url": _value(services.public_url),
         },
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(  # type: ignore[arg-type]
+            services.unavailable_errors),
         openapi_config=openapi,
         on_shutdown=list(services.on_shutdown),
         debug=False,

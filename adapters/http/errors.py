@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -31,7 +33,15 @@ STATUS_OF: dict[type[ApplicationError], tuple[int, str]] = {
 }
 HTTP_CODES = {400: "invalid_json", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "too_large",
-              415: "unsupported_media_type", 422: "invalid_body", 429: "rate_limited"}
+              415: "unsupported_media_type", 422: "invalid_body", 429: "rate_limited",
+              503: "unavailable"}
+# How long a client waits before it sends again: about one bounded wait for a connection
+# (CONVTRACK_DB_TIMEOUT, 3 s by default), so it does not hammer a database coming back.
+RETRY_AFTER_SECONDS = 3
+# The store's failures that mean "not now" rather than "never": a lost connection, no
+# connection in time, a lock or statement timeout. The composition root adds the drivers' own
+# (psycopg's OperationalError, which this package may not import).
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, ConnectionError)
 
 
 class BadRequest(HTTPException):
@@ -43,10 +53,11 @@ class BadRequest(HTTPException):
         self.field = field
 
 
-def error_response(status: int, error: str, detail: str, field: str | None) -> Response[ErrorBody]:
+def error_response(status: int, error: str, detail: str, field: str | None,
+                   headers: dict[str, str] | None = None) -> Response[ErrorBody]:
     """docs/api.md's error body."""
     return Response(ErrorBody(error=error, detail=detail, field=field), status_code=status,
-                    media_type=MediaType.JSON)
+                    media_type=MediaType.JSON, headers=headers)
 
 
 def on_application_error(_: Request[Any, Any, Any], exc: ApplicationError) -> Response[ErrorBody]:
@@ -94,16 +105,34 @@ def on_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Erro
     return error_response(400, "invalid_json", "the body is nested too deeply", None)
 
 
+def on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """503 + Retry-After: the database is unreachable or timed out; nothing half-done remains
+    (a batch is one transaction), and a resend is idempotent by event_id."""
+    log.warning("store unavailable: %s", exc, extra={"path": request.url.path,
+                                                     "error": type(exc).__name__})
+    return error_response(503, "unavailable",
+                          "the database is unreachable or timed out; send again later",
+                          None, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response(500, "internal_error", "something went wrong on our side", None)
 
 
-EXCEPTION_HANDLERS = {
+Handler = Callable[[Request[Any, Any, Any], Any], Response[ErrorBody]]
+EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     ApplicationError: on_application_error,
     Invalid: on_invalid,
     ValidationException: on_validation,
     HTTPException: on_http_error,
     RecursionError: on_too_deep,
+    **{error: on_unavailable for error in UNAVAILABLE},
     Exception: on_unexpected,
 }
+
+
+def exception_handlers(unavailable: Iterable[type[Exception]] = ()
+                       ) -> dict[type[Exception], Handler]:
+    """The map, with the drivers' errors that also mean "unavailable" (from the root)."""
+    return EXCEPTION_HANDLERS | {error: on_unavailable for error in unavailable}

@@ -29,6 +29,7 @@ DESCRIPTIONS = {
     409: "Conflicts with the resource's state (e.g. an archived action edited)",
     413: "More than 1,000 items in a batch",
     422: "Invalid body, or a reference to an unknown id; `field` names the field",
+    503: "The database is unreachable or timed out; send again after `Retry-After` seconds",
 }
 # Calls anyone may make without credentials (docs/architecture.md: liveness and metrics).
 PUBLIC = {"/health", "/metrics"}
@@ -65,6 +66,7 @@ def _statuses(operation: Operation, path: str, method: str) -> list[int]:
     statuses = [400] if "400" in (operation.responses or {}) else []  # litestar's, replaced
     if path in PUBLIC:
         return statuses
+    statuses.append(503)  # every call but the public ones reads or writes the database
     statuses += [401, 403]
     if "{" in path or any(getattr(p, "name", "").endswith("_id")
                           for p in operation.parameters or []):

@@ -3,7 +3,8 @@
 The body is exactly the bytes the event store holds (already transcoded, compressed or
 encrypted as the application is configured), so the relay never decodes, and a worker decodes a
 message as a store read would (adapters/read_side/decoding.py): an event read from NATS and the
-same event read from the store are the same Envelope (ADR 0007).
+same event read from the store are the same Envelope (ADR 0007). Every message names the
+deployment that published it, so a worker can refuse another's (ADR 0023).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from adapters.nats.subjects import Topology, msg_id
+from adapters.nats.subjects import Topology
 
 MSG_ID = "Nats-Msg-Id"
+DEPLOYMENT = "Convtrack-Deployment"
 APPLICATION = "Convtrack-Application"
 POSITION = "Convtrack-Position"
 TOPIC = "Convtrack-Topic"
@@ -32,7 +34,8 @@ def to_message(
 ) -> tuple[str, bytes, dict[str, str]]:
     """Subject, body and headers for one notification."""
     headers = {
-        MSG_ID: msg_id(application, notification.id),
+        MSG_ID: topology.msg_id(application, notification.id),
+        DEPLOYMENT: topology.deployment,
         APPLICATION: application,
         POSITION: str(notification.id),
         TOPIC: notification.topic,
@@ -50,6 +53,11 @@ def position_of(headers: Mapping[str, str] | None) -> tuple[str, int]:
         return headers[APPLICATION], int(headers[POSITION])
     except ValueError as error:
         raise UndecodableMessage(f"bad {POSITION} header: {headers[POSITION]!r}") from error
+
+
+def deployment_of(headers: Mapping[str, str] | None) -> str | None:
+    """The deployment that published a message; None if it does not say."""
+    return headers.get(DEPLOYMENT) if headers else None
 
 
 def stored_event_of(headers: Mapping[str, str], body: bytes) -> StoredEvent:

@@ -1,10 +1,14 @@
 """Names on the wire: the stream, subjects per event, message ids, consumer names
-(docs/architecture.md: Names).
+(docs/architecture.md: Names; ADR 0023).
 
-Subjects are `convtrack.<aggregate>.<event>` in snake case, derived from the event's stable
-TOPIC, so a consumer may filter by aggregate or by event. `Nats-Msg-Id` is
-`<application>:<notification id>`: a re-published event carries the same id and JetStream drops
-it within the duplicate window (ADR: relay).
+Every name carries the deployment's identity, a random id stored in its database at bootstrap
+(adapters/postgres/deployment.py), never the schema's spelling: two deployments on one NATS
+server (two `public` schemas in two databases, or schemas differing only in case or `-`/`_`)
+get disjoint streams, subjects and message ids. Subjects are `convtrack-<id>.<aggregate>.<event>`
+in snake case, derived from the event's stable TOPIC, so a consumer may filter by aggregate or by
+event. `Nats-Msg-Id` is `<id>:<application>:<notification id>`: a re-published event carries the
+same id and JetStream drops it within the duplicate window (ADR 0008), and no other
+deployment's event ever carries it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from functools import lru_cache
 
 STREAM = "CONVTRACK"
 ROOT = "convtrack"
-DEFAULT_SCHEMA = "public"
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_A_TOKEN = re.compile(r"[^a-z0-9_]+")
+# What a deployment id may be: one subject token, and part of a stream name, as it stands.
+_DEPLOYMENT = re.compile(r"[a-z0-9]{1,32}")
 
 
 @lru_cache(maxsize=512)
@@ -30,35 +35,41 @@ def snake(name: str) -> str:
 @lru_cache(maxsize=512)
 def subject_tail(topic: str) -> str:
     """`convtrack:MemberTimeline.ClickRecorded` → `member_timeline.click_recorded`."""
-    # The part before ':' names the package (or our `convtrack` namespace): not part of the subject.
+    # The part before ':' names the package (or our `convtrack` namespace): not in the subject.
     name = topic.rpartition(":")[2]
     return ".".join(snake(part) for part in name.split(".") if part)
 
 
-def msg_id(application: str, position: int) -> str:
-    """The JetStream de-duplication id of one event: `<application>:<notification id>`."""
-    return f"{application}:{position}"
+def msg_id(deployment: str, application: str, position: int) -> str:
+    """The JetStream de-duplication id of one event: `<deployment>:<application>:<position>`."""
+    return f"{deployment}:{application}:{position}"
 
 
 @dataclass(frozen=True)
 class Topology:
-    """One deployment's stream and subject root; tests get their own so they never interfere."""
+    """One deployment's identity, stream and subject root (ADR 0023).
 
-    stream: str = STREAM
-    root: str = ROOT
-    duplicate_window: float = 120.0  # seconds; longer than any relay restart (ADR: relay)
+    Built by the composition root from the id in the database (`for_deployment`); tests and
+    tools may pass another one explicitly (ReadSideOptions.topology, Relay, ProjectionWorker).
+    """
+
+    deployment: str
+    stream: str
+    root: str
+    duplicate_window: float = 120.0  # seconds; longer than any relay restart (ADR 0008)
 
     @classmethod
-    def for_schema(cls, schema: str) -> Topology:
-        """The default names for the `public` schema, namespaced ones for any other.
+    def for_deployment(cls, deployment: str) -> Topology:
+        """`CONVTRACK-<ID>` capturing `convtrack-<id>.>`.
 
-        Two deployments sharing one NATS server but not one schema must not share a stream,
-        and JetStream refuses two streams with overlapping subjects, so the root changes too.
+        The `-` keeps every name apart from those of earlier versions (`CONVTRACK`,
+        `CONVTRACK_<SCHEMA>`; `convtrack.>`, `convtrack_<schema>.>`), whose streams may still
+        exist on the server: JetStream refuses a stream whose subjects overlap another's.
         """
-        if schema == DEFAULT_SCHEMA:
-            return cls()
-        token = snake(schema)
-        return cls(stream=f"{STREAM}_{token.upper()}", root=f"{ROOT}_{token}")
+        if not _DEPLOYMENT.fullmatch(deployment):
+            raise ValueError(f"a deployment id is 1-32 of [a-z0-9], not {deployment!r}")
+        return cls(deployment, stream=f"{STREAM}-{deployment.upper()}",
+                   root=f"{ROOT}-{deployment}")
 
     @property
     def subjects(self) -> list[str]:
@@ -69,7 +80,11 @@ class Topology:
         """The subject an event with this topic is published on."""
         return f"{self.root}.{subject_tail(topic)}"
 
+    def msg_id(self, application: str, position: int) -> str:
+        """The `Nats-Msg-Id` of one of this deployment's events."""
+        return msg_id(self.deployment, application, position)
+
     def durable_for(self, projection: str) -> str:
         """The durable consumer of a projection: its name is stable forever
-        (docs/architecture.md)."""
+        (docs/architecture.md); JetStream scopes it to the stream, so to the deployment."""
         return f"projection_{snake(projection)}"

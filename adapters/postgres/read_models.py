@@ -11,17 +11,24 @@ from __future__ import annotations
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from adapters.postgres.event_store import libpq_options
 from projections.base import SOURCES
 
 # An advisory lock key, so two processes starting at once do not race on CREATE TABLE.
 _DDL_LOCK = 7_420_013
 
 
-def open_pool(database_url: str, size: int) -> ConnectionPool:
-    """A pool whose sessions speak UTC, so every timestamp read back is an aware UTC time."""
+def open_pool(database_url: str, size: int, wait: float = 3.0) -> ConnectionPool:
+    """A pool whose sessions speak UTC, so every timestamp read back is an aware UTC time.
+
+    A caller waits at most `wait` seconds for a connection (then psycopg_pool.PoolTimeout, an
+    OperationalError: 503 for the read API), and a lost database is reconnected soon after it
+    is back (adapters/postgres/event_store.py says why).
+    """
     return ConnectionPool(database_url, min_size=1, max_size=max(size, 2),
-                          kwargs={"options": "-c timezone=UTC"}, open=True,
-                          name="convtrack-read-models")
+                          kwargs={"options": "-c timezone=UTC", **libpq_options(round(wait))},
+                          open=True, name="convtrack-read-models", timeout=wait,
+                          reconnect_timeout=10.0)
 
 
 def table(schema: str, name: str) -> sql.Identifier:

@@ -91,6 +91,8 @@ class ReadSideRuntime:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopping = False
+        self._nats: NatsClient | None = None
+        self._nats_error: str | None = None  # the last connection error, for /health
 
     def start(self) -> ReadSideRuntime:
         """Start the background thread (the connection to NATS is made, and retried, there)."""
@@ -123,6 +125,14 @@ class ReadSideRuntime:
     def running(self) -> bool:
         """Whether the background thread is alive."""
         return self._thread is not None and self._thread.is_alive()
+
+    def nats_status(self) -> str:
+        """"ok" while connected to NATS, else "unreachable: why" (`GET /health` shows it)."""
+        nc = self._nats
+        if nc is not None and nc.is_connected:
+            return "ok"
+        why = self._nats_error or ("reconnecting" if nc is not None else "connecting")
+        return f"unreachable: {why}"
 
     def __enter__(self) -> ReadSideRuntime:
         return self.start()
@@ -168,7 +178,11 @@ class ReadSideRuntime:
         return asyncio.create_task(keeper.run(self.options.statistics_interval))
 
     async def _run_with_nats(self) -> None:
-        nc = await connect(self.nats_url, lambda: self._stopping)
+        def remember(error: Exception) -> None:
+            self._nats_error = str(error) or type(error).__name__
+
+        nc = await connect(self.nats_url, lambda: self._stopping, remember)
+        self._nats = nc
         try:
             js = nc.jetstream(publish_async_max_pending=self.options.relay_page_size * 2)
             await retry_forever(lambda: ensure_stream(js, self.topology), "ensure stream")
@@ -180,6 +194,7 @@ class ReadSideRuntime:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            self._nats = None
             await nc.close()
 
     def _components(self, js: nats.js.JetStreamContext) -> list[Coroutine[Any, Any, None]]:
@@ -206,10 +221,12 @@ class ReadSideRuntime:
         return coroutines
 
 
-async def connect(url: str, stopping: Callable[[], bool] = lambda: False) -> NatsClient:
+async def connect(url: str, stopping: Callable[[], bool] = lambda: False,
+                  on_error: Callable[[Exception], None] = lambda _: None) -> NatsClient:
     """A NATS connection that reconnects forever; the first connect is retried too."""
 
     async def log_error(error: Exception) -> None:
+        on_error(error)
         if not stopping():
             _log.warning("nats: %s", error, extra={"error": repr(error)})
 
@@ -221,9 +238,14 @@ async def connect(url: str, stopping: Callable[[], bool] = lambda: False) -> Nat
         _log.info("nats reconnected")
 
     async def attempt() -> NatsClient:
-        return await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                  connect_timeout=2, error_cb=log_error,
-                                  disconnected_cb=log_disconnect, reconnected_cb=log_reconnect)
+        try:
+            return await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                      connect_timeout=2, error_cb=log_error,
+                                      disconnected_cb=log_disconnect,
+                                      reconnected_cb=log_reconnect)
+        except Exception as error:
+            on_error(error)
+            raise
 
     return await retry_forever(attempt, f"connect to {url}")
 

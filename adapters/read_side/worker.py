@@ -5,7 +5,8 @@ source, fills any hole from the store, applies the batch (read model and trackin
 transaction) and only then acks. A crash before the ack redelivers what was applied, and the
 projection skips it by its tracked position: exactly-once effect over at-least-once delivery
 (ADR: exactly-once). Far behind, it reads the store in pages instead, which is several times
-faster than one message per event, and rejoins NATS at the tail (ADR: granularity).
+faster than one message per event, and rejoins NATS at the tail (ADR: granularity). A message
+another deployment published is acked, counted and never applied (ADR 0023).
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ from datetime import datetime
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS, TRANSPORT_LATENCY
+from adapters.metrics import (
+    PROJECTION_EVENTS,
+    PROJECTION_FOREIGN,
+    PROJECTION_GAP_FILLS,
+    TRANSPORT_LATENCY,
+)
 from adapters.nats.consumer import ProjectionConsumer
-from adapters.nats.envelope import UndecodableMessage
+from adapters.nats.envelope import UndecodableMessage, deployment_of, position_of
 from adapters.nats.subjects import Topology
 from adapters.postgres.event_log import fast_sources
 from adapters.postgres.read_side_state import ReadSideState
@@ -70,6 +76,7 @@ class ProjectionWorker:
         self.reader = reader
         self.decoders = reader.decoders  # the same decoding as the store's (ADR 0007)
         self.state = state
+        self.deployment = topology.deployment  # only its messages are ever applied
         self.options = options or WorkerOptions()
         self.consumer = ProjectionConsumer(js, topology, projection.name,
                                            ack_wait=self.options.ack_wait,
@@ -161,6 +168,9 @@ class ProjectionWorker:
 
     async def handle(self, messages: Sequence[Msg]) -> None:
         """Apply one fetched batch (with gap fills) and ack it."""
+        messages = await self.drop_foreign(messages)
+        if not messages:
+            return
         arrivals: list[Envelope] = []
         transport = TRANSPORT_LATENCY.labels(self.name)
         for message in messages:
@@ -187,6 +197,33 @@ class ProjectionWorker:
         fills = await self._fill(missing)
         await self.applier.apply(in_log_order(arrivals, fresh, fills), "nats")
         await self.ack(messages)
+
+    async def drop_foreign(self, messages: Sequence[Msg]) -> list[Msg]:
+        """Ack, count and log the messages of other deployments; the rest, ours, in order."""
+        ours: list[Msg] = []
+        foreign: list[Msg] = []
+        for message in messages:
+            mine = deployment_of(message.headers) == self.deployment
+            (ours if mine else foreign).append(message)
+        if not foreign:
+            return ours
+        # Acked at once, before our batch applies: never redelivered, so never counted twice,
+        # and never in the way of our own messages. Applying one would put another store's
+        # event at our positions, which tracking would then skip in ours (ADR 0023).
+        PROJECTION_FOREIGN.labels(self.name).inc(len(foreign))
+        first = foreign[0]
+        try:
+            where = "%s:%d" % position_of(first.headers)
+        except UndecodableMessage:
+            where = "no position"
+        _log.warning("worker %s (deployment %s): ignored %d message(s) of another deployment, "
+                     "first on %s from deployment %s at %s", self.name, self.deployment,
+                     len(foreign), first.subject, deployment_of(first.headers), where,
+                     extra={"projection": self.name, "foreign": len(foreign),
+                            "subject": first.subject, "deployment": self.deployment,
+                            "foreign_deployment": deployment_of(first.headers)})
+        await self.ack(foreign)
+        return ours
 
     async def ack(self, messages: Sequence[Msg]) -> None:
         """Acknowledge, after the batch committed; a lost ack means a harmless redelivery."""

@@ -6,7 +6,6 @@ import pytest
 
 from adapters.bootstrap import Container
 from adapters.nats.envelope import ORIGINATOR_VERSION, UndecodableMessage, to_message
-from adapters.nats.subjects import Topology
 from adapters.read_side import fact_decoding
 from adapters.read_side.catch_up import read_envelopes
 from adapters.read_side.decoding import Undecoded, decoders_of, from_message
@@ -16,7 +15,7 @@ from tests.adapters.read_side_support import record_touches
 
 def wire(container: Container, application: str) -> list[tuple[str, bytes, dict[str, str]]]:
     recorder = container.sources[application].recorder
-    return [to_message(Topology.for_schema("public"), application, n)
+    return [to_message(container.topology, application, n)
             for n in recorder.select_notifications(1, 1000)]
 
 

@@ -73,7 +73,8 @@ async def test_every_event_is_published_once_in_log_order_and_the_position_recor
         positions = [p for _, a, p, _ in messages if a == application]
         assert positions == list(range(1, heads[application] + 1))
     assert (f"{read_side_topology.root}.member_timeline.impression_recorded", "ingestion",
-            heads["ingestion"], f"ingestion:{heads['ingestion']}") in messages
+            heads["ingestion"], f"{read_side_topology.deployment}:ingestion:{heads['ingestion']}"
+            ) in messages
     assert messages[0][0] == f"{read_side_topology.root}.account.created"
     assert pg_container.state.relay_positions() == heads
 

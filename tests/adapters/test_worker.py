@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import nats
 import pytest
+from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 
 from adapters.bootstrap import Container, build_container, build_read_models
-from adapters.metrics import PROJECTION_EVENTS, PROJECTION_GAP_FILLS
-from adapters.nats.envelope import to_message
+from adapters.metrics import PROJECTION_EVENTS, PROJECTION_FOREIGN, PROJECTION_GAP_FILLS
+from adapters.nats.envelope import DEPLOYMENT, to_message
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
 from adapters.postgres.listen import Wakeup
@@ -120,6 +122,51 @@ async def test_a_message_nats_never_delivered_is_read_from_the_store(
     assert PROJECTION_GAP_FILLS.labels("counting")._value.get() - filled_before == 1
 
 
+async def test_a_message_of_another_deployment_is_acked_counted_logged_and_never_applied(
+        pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
+        stream: None, counting: CountingProjection, caplog: pytest.LogCaptureFixture) -> None:
+    # A long idle interval: our own events below can only arrive through NATS, behind the
+    # foreign ones, so they show the foreign ones did not block the consumer.
+    worker = worker_for(pg_container, counting, jetstream, read_side_topology,
+                        WorkerOptions(idle_interval=30, retry_base=0.001))
+    foreign_before = PROJECTION_FOREIGN.labels("counting")._value.get()
+    elsewhere = Topology.for_deployment("0ther0ther00")
+    task = asyncio.create_task(worker.run())
+    try:
+        await until(lambda: worker.status == "live", "the worker to go live")
+        await asyncio.to_thread(record_touches, pg_container, 20)
+        head = store_positions(pg_container)["ingestion"]
+        sample = pg_container.ingestion.recorder.select_notifications(head, 1)[0]
+        # Another store's event, on our own subject, at positions ours has not reached: were
+        # it applied, tracking would jump past events this store records next.
+        for position, names_itself in ((head + 5, True), (head + 6, False)):
+            event = Notification(originator_id=uuid.uuid4(), originator_version=1,
+                                 topic=sample.topic, state=sample.state, id=position)
+            _, body, headers = to_message(elsewhere, "ingestion", event)
+            if not names_itself:
+                del headers[DEPLOYMENT]  # as a relay of an earlier version sent it
+            await jetstream.publish(read_side_topology.subject_for(sample.topic), body,
+                                    headers=headers)
+        with caplog.at_level(logging.WARNING, logger="convtrack.worker"):
+            for name, app in pg_container.sources.items():
+                for notification in app.recorder.select_notifications(1, 1000):
+                    subject, body, headers = to_message(read_side_topology, name, notification)
+                    await jetstream.publish(subject, body, headers=headers)
+            await until(caught_up(pg_container, counting), "our own events to be applied")
+            info = await jetstream.consumer_info(read_side_topology.stream,
+                                                 read_side_topology.durable_for("counting"))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert sorted(counting.applied()) == sorted(store_events(pg_container))
+    assert counting.tracked_positions()["ingestion"] == head
+    assert PROJECTION_FOREIGN.labels("counting")._value.get() - foreign_before == 2
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)  # acked, not left to redeliver
+    assert any("another deployment" in r.getMessage() and "0ther0ther00" in r.getMessage()
+               for r in caplog.records)
+
+
 async def test_a_worker_far_behind_catches_up_from_the_store_then_follows_nats(
         pg_container: Container, jetstream: JetStreamContext, read_side_topology: Topology,
         stream: None, counting: CountingProjection) -> None:
@@ -184,7 +231,7 @@ def test_the_read_side_runs_on_the_in_memory_store_by_polling(nats_url: str) -> 
     container = build_container(Settings(), "admin")
     models = build_read_models(container)
     token = uuid.uuid4().hex[:10]
-    topology = Topology(stream=f"MEMORY_{token.upper()}", root=f"memory_{token}")
+    topology = Topology.for_deployment(f"memory{token}")
     runtime = ReadSideRuntime(container.read_side, models.projections, nats_url,
                               ReadSideOptions(topology=topology, worker=FAST)).start()
     try:

@@ -1,7 +1,7 @@
 """A whole convtrack stack per schema for end-to-end tests, and rebuilds beside it.
 
 A stack is the real thing on real PostgreSQL and NATS: a container in a fresh schema, its read
-models, the relay and workers (ReadSideRuntime) on the schema's own JetStream stream, and the
+models, the relay and workers (ReadSideRuntime) on its deployment's own stream, and the
 HTTP app. A rebuild is a second set of read models in ANOTHER schema over the SAME event store:
 the read-model tables follow `container.settings.database_schema`, while the event store is the
 container's applications, so a Container with the same applications and another schema is a
@@ -94,7 +94,7 @@ def relay_one_log(container: Container, nats_url: str, application: str) -> int:
         connection = await nats.connect(nats_url)
         try:
             js = connection.jetstream()
-            topology = Topology.for_schema(container.settings.database_schema)
+            topology = container.topology  # the running read side's (ADR 0023)
             await ensure_stream(js, topology)
             state = container.state
             relay = Relay({application: container.sources[application]}, state, js,
@@ -124,9 +124,9 @@ class Stack:
 def stack(database_url: str, nats_url: str, admin_token: str) -> Iterator[Stack]:
     """A whole stack in a fresh schema and stream, torn down afterwards."""
     schema = new_schema(database_url)
-    topology = Topology.for_schema(schema)
     container = build_container(Settings(database_url=database_url, database_schema=schema,
                                          pool_size=2), admin_token)
+    topology = container.topology
     read_models = build_read_models(container)
     runtime = None
     try:

@@ -117,7 +117,8 @@ def stream_msg_ids(url: str, topology: Topology) -> list[str]:
 
 
 def expected_msg_ids(container: Container) -> list[str]:
-    return sorted(f"{app}:{position}" for app, position in store_events(container))
+    return sorted(container.topology.msg_id(app, position)
+                  for app, position in store_events(container))
 
 
 @pytest.mark.slow
