@@ -22,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
+from adapters.http.admission import AdmissionLimits
 from adapters.http.app import HealthProbe, HttpServices, create_app
 from adapters.nats.subjects import Topology
 from adapters.postgres.attribution_store import PostgresAttributionView
@@ -246,7 +247,9 @@ def build_app(container: Container, read_models: ReadModels | None = None,
         read_side_status=read_side_status(container, models),
         health=health_probe(container, nats_status),
         on_shutdown=[models.close] if owned else [],
-        unavailable_errors=(psycopg.OperationalError, psycopg.InterfaceError)))
+        unavailable_errors=(psycopg.OperationalError, psycopg.InterfaceError),
+        admission=AdmissionLimits(container.settings.max_write_batches,
+                                  container.settings.api_rate)))
 
 
 def catch_up_from_store(read_models: ReadModels, container: Container,

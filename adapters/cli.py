@@ -143,8 +143,10 @@ def _serve(settings: Settings, *, demo: bool, workers: bool) -> int:
         stack.callback(runtime.stop)
         if demo:
             print_demo(settings, load_demo_once(settings, container))
+        # Idle keep-alive connections are closed after 5 s: a client that opens many and sends
+        # nothing does not hold the server's slots (issue 9: admission).
         uvicorn.run(build_app(container, read_models, runtime.nats_status), host=settings.host,
-                    port=settings.port, log_config=None, access_log=False)
+                    port=settings.port, log_config=None, access_log=False, timeout_keep_alive=5)
     return 0
 
 

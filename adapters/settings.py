@@ -24,6 +24,8 @@ class Settings:
     log_format: str = "json"
     pool_size: int = 5
     db_timeout: int = 3  # seconds a request waits for a database connection before a 503
+    max_write_batches: int = 8  # write batches in flight per process; more answer 503 at once
+    api_rate: float = 0.0  # requests a second per credential (429 beyond); 0: no limit
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -47,6 +49,8 @@ class Settings:
             log_format=get("LOG_FORMAT") or "json",
             pool_size=int(get("DB_POOL_SIZE") or 5),
             db_timeout=int(get("DB_TIMEOUT") or 3),
+            max_write_batches=int(get("MAX_WRITE_BATCHES") or 8),
+            api_rate=float(get("API_RATE") or 0),
         )
 
     @property

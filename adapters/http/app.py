@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.http.account_routes import AccountRoutes
 from adapters.http.action_routes import ActionRoutes
+from adapters.http.admission import AdmissionLimits, admission_control
 from adapters.http.auth import Authenticator
 from adapters.http.conversion_routes import ConversionRoutes
 from adapters.http.errors import exception_handlers
@@ -51,6 +52,7 @@ class HttpServices:
     read_side_status: StatusSource
     health: HealthProbe
     on_shutdown: Sequence[Callable[[], None]] = field(default=())
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     # The drivers' exceptions that mean "unreachable, retry later" (answered 503).
     unavailable_errors: tuple[type[Exception], ...] = ()
 
@@ -86,7 +88,9 @@ def create_app(services: HttpServices) -> Litestar:
     app = Litestar(
         route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
                         FactRoutes, ConversionRoutes, ReadRoutes, *OPS_ROUTES],
-        middleware=[reject_nul_bytes, http_metrics_middleware()],
+        # Admission first: overload is refused before any other work (ADR 0026).
+        middleware=[admission_control(services.admission), reject_nul_bytes,
+                    http_metrics_middleware()],
         dependencies={
             "caller": Provide(authenticate, sync_to_thread=True),
             "management": _value(services.management),

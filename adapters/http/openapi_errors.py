@@ -29,7 +29,10 @@ DESCRIPTIONS = {
     409: "Conflicts with the resource's state (e.g. an archived action edited)",
     413: "More than 1,000 items in a batch",
     422: "Invalid body, or a reference to an unknown id; `field` names the field",
-    503: "The database is unreachable or timed out; send again after `Retry-After` seconds",
+    429: "Past the credential's request rate (`CONVTRACK_API_RATE`); send again after "
+         "`Retry-After` seconds",
+    503: "The database is unreachable or timed out, or (for batches) the service is "
+         "overloaded; send again after `Retry-After` seconds",
 }
 # Calls anyone may make without credentials (docs/architecture.md: liveness and metrics).
 PUBLIC = {"/health", "/metrics"}
@@ -67,7 +70,7 @@ def _statuses(operation: Operation, path: str, method: str) -> list[int]:
     if path in PUBLIC:
         return statuses
     statuses.append(503)  # every call but the public ones reads or writes the database
-    statuses += [401, 403]
+    statuses += [401, 403, 429]  # 429: admission control's per-credential rate (ADR 0026)
     if "{" in path or any(getattr(p, "name", "").endswith("_id")
                           for p in operation.parameters or []):
         statuses.append(404)  # an unknown id in the path, or a filter naming an invisible tag
