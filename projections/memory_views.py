@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from domain.attribution import Touch
+from domain.member_timeline import ERASED
 from projections.attribution.records import (
     ActionState,
     AttributionChanges,
@@ -115,7 +117,23 @@ class InMemoryAttributionView(InMemoryTracking, AttributionView):
         self.actions.update(changes.actions)
         self.campaigns.update(changes.campaigns)
         self.spend.update(changes.spend)
+        for timeline_id in changes.erased:
+            self._erase(timeline_id)
         self.positions.update(positions)
+
+    def _erase(self, timeline_id: str) -> None:
+        """The PostgreSQL store's erasure updates (ADR 0021), in memory."""
+        if timeline_id in self.members:
+            self.members[timeline_id] = ERASED
+        self.touches[timeline_id] = [replace(t, event_id=ERASED)
+                                     for t in self.touches.get(timeline_id, [])]
+        for key, record in list(self.by_timeline.get(timeline_id, {}).items()):
+            outcome = record.outcome
+            credits = tuple(replace(c, touch_event_id=ERASED) for c in outcome.credits)
+            blanked = replace(record, member_id=ERASED,
+                              outcome=replace(outcome, credits=credits))
+            self.conversions[key] = self.by_timeline[timeline_id][key] = blanked
+            self.credits[key] = credit_rows(blanked)
 
     # --- queries ---------------------------------------------------------------------------
 

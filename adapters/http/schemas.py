@@ -245,6 +245,12 @@ class ConsentOut(msgspec.Struct):
     opted_out: bool
 
 
+class ErasureOut(msgspec.Struct):
+    """Erasure is accepted; the read models blank the member once they apply it (ADR 0021)."""
+
+    status: str
+
+
 class Health(msgspec.Struct):
     status: str
     checks: dict[str, Any]

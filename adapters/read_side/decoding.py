@@ -8,7 +8,7 @@ that cannot be decoded becomes an `Undecoded` stand-in, which the worker parks: 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,23 @@ def from_message(
         return Envelope(application, position,
                         Undecoded(topic_of(headers), f"bad headers: {error!r}"))
     return decode(application, position, decoder, stored)
+
+
+def prefetch_keys(decoders: Mapping[str, FactDecoder],
+                  messages: Sequence[tuple[Mapping[str, str] | None, bytes]]) -> None:
+    """Read the member keys a batch of messages needs, one query per source (ADR 0021)."""
+    by_source: dict[str, list[StoredEvent]] = {}
+    for headers, body in messages:
+        try:
+            application, _ = position_of(headers)
+            assert headers is not None
+            by_source.setdefault(application, []).append(stored_event_of(headers, body))
+        except (UndecodableMessage, KeyError, ValueError):
+            continue  # decoding it will say what is wrong
+    for application, stored in by_source.items():
+        decoder = decoders.get(application)
+        if decoder is not None:
+            decoder.prefetch(stored)
 
 
 def from_notification(application: str, decoder: FactDecoder, notification: Notification

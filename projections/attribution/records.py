@@ -144,6 +144,9 @@ class AttributionChanges:
     actions: dict[str, ActionState] = field(default_factory=dict)
     campaigns: dict[str, CampaignState] = field(default_factory=dict)
     spend: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (campaign, day)
+    # Timelines whose member was erased: their member id and touch ids are blanked (ADR 0021),
+    # after everything else of the batch is written.
+    erased: set[str] = field(default_factory=set)
 
 
 class AttributionSession(ABC):
