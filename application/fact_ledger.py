@@ -13,11 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
+
+
+class MemberHead(NamedTuple):
+    """A member as a batch needs them: where their timeline is, their key, its head."""
+
+    timeline_id: UUID  # the keyed timeline, else the legacy (hashed) id
+    key: bytes | None  # None: no key (never seen since ADR 0021, erased, or legacy)
+    version: int | None  # None: no event at timeline_id
+    consent: str | None
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,15 @@ class FactRecorder(Protocol):
         """Per known member id: its timeline id and key (ADR 0021)."""
         ...
 
+    def select_member_heads(
+        self, member_ids: Sequence[str], legacy_ids: Sequence[UUID],
+        consent_topics: Sequence[str],
+    ) -> dict[str, MemberHead]:
+        """Per member id (with the id its timeline had before ADR 0021): its timeline id, its
+        key if it has one, and the timeline's last version and last consent topic, if any.
+        One query for a whole batch."""
+        ...
+
     def select_timeline_keys(self, timeline_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         """Per timeline id with a key: the key (an erased member's is gone)."""
         ...
@@ -175,6 +193,20 @@ class InMemoryFactRecorder(POPOApplicationRecorder):
 
     def select_member_keys(self, member_ids: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
         return {m: self.member_keys[m] for m in member_ids if m in self.member_keys}
+
+    def select_member_heads(
+        self, member_ids: Sequence[str], legacy_ids: Sequence[UUID],
+        consent_topics: Sequence[str],
+    ) -> dict[str, MemberHead]:
+        keys = self.select_member_keys(member_ids)
+        ids = {m: keys[m][0] if m in keys else legacy for m, legacy in zip(member_ids, legacy_ids)}
+        heads = self.select_heads(list(ids.values()), consent_topics)
+        found = {}
+        for member_id, uuid in ids.items():
+            version, consent = heads.get(uuid, (None, None))
+            key = keys[member_id][1] if member_id in keys else None
+            found[member_id] = MemberHead(uuid, key, version, consent)
+        return found
 
     def select_timeline_keys(self, timeline_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         wanted = set(timeline_ids)

@@ -311,24 +311,27 @@ class IngestionApp(Application[UUID]):
         their member id: it is resumed (and given a key from now on) unless it was erased.
         """
         wanted = list(dict.fromkeys(member_ids))
-        keys = self.ledger.select_member_keys(wanted)
-        ids = {m: keys[m][0] if m in keys else timeline_id(m) for m in wanted}
-        heads = self.ledger.select_heads(list(ids.values()), CONSENT_TOPICS)
+        heads = self.ledger.select_member_heads(wanted, [timeline_id(m) for m in wanted],
+                                                CONSENT_TOPICS)
         now = self.clock()
         ring = self.key_ring
+        create = caller is not None and ledger is not None
+        erased = MemberTimeline.Erased.TOPIC
+        opted_out = MemberTimeline.OptedOut.TOPIC
         timelines: dict[str, MemberTimeline] = {}
         for member_id in wanted:
-            uuid = ids[member_id]
-            head = heads.get(uuid)
-            if head is not None and head[1] != MemberTimeline.Erased.TOPIC:
-                version, consent = head
+            head = heads.get(member_id)
+            if head is not None and head.version is not None and head.consent != erased:
+                uuid = head.timeline_id
                 timelines[member_id] = MemberTimeline.from_head(
-                    uuid, member_id, version, consent == MemberTimeline.OptedOut.TOPIC, now)
-                if member_id in keys:
-                    ring.put(uuid, keys[member_id][1])
-                elif caller is not None and ledger is not None:  # a legacy timeline
+                    uuid, member_id, head.version, head.consent == opted_out, now)
+                if head.key is not None:
+                    ring.put(uuid, head.key)
+                elif create:  # a legacy timeline: sealed from now on
+                    assert ledger is not None
                     ring.put(uuid, self._new_key(member_id, uuid, ledger))
-            elif caller is not None and ledger is not None:
+            elif create:
+                assert caller is not None and ledger is not None
                 uuid = uuid4()
                 ring.put(uuid, self._new_key(member_id, uuid, ledger))
                 timelines[member_id] = MemberTimeline.start(uuid, member_id, caller.actor, now)

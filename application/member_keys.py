@@ -8,7 +8,7 @@ opens them when events are read. Erasure deletes the row: what was sealed can th
 read again, and it reads as `ERASED`; the rest of each event (times, campaigns, actions, values)
 stays readable, so every report counts the same facts before and after.
 
-A sealed value is the text `ct1:` + urlsafe base64 of (12-byte random nonce | ciphertext | tag),
+A sealed value is the text `ct1:` + base64 of (12-byte random nonce | ciphertext | tag),
 with the timeline id as associated data, so a value cannot be moved to another timeline. The
 nonce is random, so the same id sealed twice gives two texts: nothing in the store can be
 compared to find a member's events (lookups go through the key table instead).
@@ -16,10 +16,8 @@ compared to find a member's events (lookups go through the key table instead).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
@@ -49,6 +47,8 @@ _SEALED_BY_CLASS: dict[type, tuple[str, ...]] = {
     MemberTimeline.ConversionRecorded: ("click_id",),
 }
 
+_TOPICS = {cls: cls.TOPIC for cls in _SEALED_BY_CLASS}
+
 KeyLoader = Callable[[list[UUID]], Mapping[UUID, bytes]]
 
 
@@ -66,7 +66,7 @@ def seal(aead: AESGCM, timeline_id: UUID, value: str) -> str:
     """The value encrypted under a member's key, bound to their timeline."""
     nonce = os.urandom(NONCE_BYTES)
     sealed = aead.encrypt(nonce, value.encode(), timeline_id.bytes)
-    return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+    return PREFIX + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
 
 
 def open_sealed(aead: AESGCM | None, timeline_id: UUID, value: str) -> str:
@@ -74,7 +74,7 @@ def open_sealed(aead: AESGCM | None, timeline_id: UUID, value: str) -> str:
     if aead is None:
         return ERASED
     try:
-        raw = base64.urlsafe_b64decode(value[len(PREFIX):])
+        raw = binascii.a2b_base64(value[len(PREFIX):])
         return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], timeline_id.bytes).decode()
     except (InvalidTag, binascii.Error, ValueError):
         return ERASED
@@ -88,55 +88,73 @@ def as_uuid(timeline_id: Any) -> UUID:
 class KeyRing:
     """Member keys by timeline id: those the writer put for its batch, and those read back.
 
-    Keys read back are cached (bounded); a key is forgotten when its member is erased through
-    this process or an `Erased` event is decoded. Another process's erasure is seen by this one
-    at the latest when it reads that `Erased` event; until then only events recorded before the
-    erasure can be opened here, and the projection blanks what they showed (ADR 0021).
+    A timeline's key never changes: it is made with the timeline and only ever deleted (erased).
+    So a key and its cipher object (~5 µs to build) are kept across batches (bounded), and a
+    timeline found without a key is erased for good: sealed values are only read after their
+    key row committed, in the same transaction. A key is forgotten when its member is erased
+    through this process or an `Erased` event is decoded. Another process's erasure is seen
+    here at the latest when this one reads that `Erased` event; until then only events recorded
+    before the erasure can be opened here, and the projection blanks what they showed
+    (ADR 0021). The writer never relies on what is kept: it reads each batch's keys afresh.
     """
 
-    MAX_CACHED = 100_000
+    MAX_KEPT = 100_000
 
     def __init__(self, loader: KeyLoader) -> None:
         self._loader = loader
-        self._aeads: dict[UUID, AESGCM | None] = {}
-        self._lock = threading.Lock()
+        self._keys: dict[UUID, bytes | None] = {}
+        self._aeads: dict[UUID, AESGCM] = {}
 
     def put(self, timeline_id: UUID, key: bytes) -> None:
         """A key the writer holds for this batch (it is in the key table, or about to be)."""
-        self._remember({timeline_id: AESGCM(key)})
+        keys = self._keys
+        if keys.get(timeline_id) != key:
+            if len(keys) >= self.MAX_KEPT:
+                self._clear()
+            keys[timeline_id] = key
+            self._aeads.pop(timeline_id, None)
 
     def forget(self, timeline_id: UUID) -> None:
         """Drop a key (its member was erased)."""
-        self._aeads.pop(as_uuid(timeline_id), None)
+        timeline = as_uuid(timeline_id)
+        self._keys.pop(timeline, None)
+        self._aeads.pop(timeline, None)
 
     def prefetch(self, timeline_ids: Iterable[UUID]) -> None:
         """Read the keys of these timelines that are not known yet, in one query."""
-        aeads = self._aeads
-        missing = list({t for t in map(as_uuid, timeline_ids) if t not in aeads})
+        missing = self.unknown(timeline_ids)
         if missing:
             self._load(missing)
 
+    def unknown(self, timeline_ids: Iterable[UUID]) -> list[UUID]:
+        """Those of these timelines whose key (or its absence) is not known here yet."""
+        keys = self._keys
+        return list({t for t in map(as_uuid, timeline_ids) if t not in keys})
+
     def aead_of(self, timeline_id: UUID) -> AESGCM | None:
         """The cipher of a timeline's key; None if it has none (erased)."""
-        try:
-            return self._aeads[timeline_id]
-        except KeyError:
+        aead = self._aeads.get(timeline_id)
+        if aead is not None:
+            return aead
+        if timeline_id not in self._keys:
             self._load([timeline_id])
-            return self._aeads.get(timeline_id)
+        key = self._keys.get(timeline_id)
+        if key is None:
+            return None
+        aead = self._aeads[timeline_id] = AESGCM(key)
+        return aead
 
     def _load(self, timeline_ids: list[UUID]) -> None:
         found = self._loader(timeline_ids)
-        # A sealed value is only ever read after its key row committed (same transaction), so
-        # a timeline without a key is erased for good and can be remembered as such.
-        loaded: dict[UUID, AESGCM | None] = {t: AESGCM(k) for t, k in found.items()}
-        loaded.update({t: None for t in timeline_ids if t not in found})
-        self._remember(loaded)
+        if len(self._keys) + len(timeline_ids) > self.MAX_KEPT:
+            self._clear()
+        keys = self._keys
+        for t in timeline_ids:
+            keys[t] = found.get(t)
 
-    def _remember(self, aeads: Mapping[UUID, AESGCM | None]) -> None:
-        with self._lock:
-            if len(self._aeads) + len(aeads) > self.MAX_CACHED:
-                self._aeads.clear()
-            self._aeads.update(aeads)
+    def _clear(self) -> None:
+        self._keys.clear()
+        self._aeads.clear()
 
     def open(self, timeline_id: UUID, value: Any) -> Any:
         """A stored value as the reader sees it: opened if sealed, else as stored (legacy)."""
@@ -149,7 +167,10 @@ class KeyRing:
         """A value sealed under the key the writer put for this timeline."""
         aead = self._aeads.get(timeline_id)
         if aead is None:
-            raise LookupError(f"no member key for timeline {timeline_id}")
+            key = self._keys.get(timeline_id)
+            if key is None:
+                raise LookupError(f"no member key for timeline {timeline_id}")
+            aead = self._aeads[timeline_id] = AESGCM(key)
         return seal(aead, timeline_id, value)
 
 
@@ -159,22 +180,27 @@ class MemberMapper(Mapper[UUID]):
 
     def __init__(self, *args: Any, key_ring: KeyRing, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.cipher is not None or self.compressor is not None:
+            raise ValueError("member events are sealed field by field, not ciphered whole")
         self.key_ring = key_ring
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         fields = _SEALED_BY_CLASS.get(type(domain_event))
         if fields is None:
             return super().to_stored_event(domain_event)
+        # The library's to_stored_event (eventsourcing 9.5), with the fields sealed in its copy
+        # of the event's state; these events have no class_version, cipher or compressor.
         state = dict(vars(domain_event))
-        timeline = state["originator_id"]
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
         ring = self.key_ring
         for name in fields:
             value = state[name]
             if value is not None:
-                state[name] = ring.seal(timeline, value)
-        sealed = object.__new__(type(domain_event))
-        object.__setattr__(sealed, "__dict__", state)
-        return super().to_stored_event(sealed)
+                state[name] = ring.seal(originator_id, value)
+        return StoredEvent(originator_id=originator_id, originator_version=originator_version,
+                           topic=_TOPICS[type(domain_event)],
+                           state=self.transcoder.encode(state))
 
     def to_domain_event(self, stored_event: Any) -> Any:
         event = super().to_domain_event(stored_event)

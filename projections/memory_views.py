@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 
 from domain.attribution import Touch
 from domain.member_timeline import ERASED
 from projections.attribution.records import (
+    erased_conversion,
+    erased_touch,
     ActionState,
     AttributionChanges,
     AttributionSession,
@@ -125,13 +126,9 @@ class InMemoryAttributionView(InMemoryTracking, AttributionView):
         """The PostgreSQL store's erasure updates (ADR 0021), in memory."""
         if timeline_id in self.members:
             self.members[timeline_id] = ERASED
-        self.touches[timeline_id] = [replace(t, event_id=ERASED)
-                                     for t in self.touches.get(timeline_id, [])]
+        self.touches[timeline_id] = [erased_touch(t) for t in self.touches.get(timeline_id, [])]
         for key, record in list(self.by_timeline.get(timeline_id, {}).items()):
-            outcome = record.outcome
-            credits = tuple(replace(c, touch_event_id=ERASED) for c in outcome.credits)
-            blanked = replace(record, member_id=ERASED,
-                              outcome=replace(outcome, credits=credits))
+            blanked = erased_conversion(record)
             self.conversions[key] = self.by_timeline[timeline_id][key] = blanked
             self.credits[key] = credit_rows(blanked)
 

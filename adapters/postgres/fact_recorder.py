@@ -18,7 +18,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 
-from application.fact_ledger import DeadLetter, DuplicateEntry, FactKey, Ledger
+from application.fact_ledger import DeadLetter, DuplicateEntry, FactKey, Ledger, MemberHead
 
 
 class PostgresFactRecorder(PostgresApplicationRecorder):
@@ -56,6 +56,16 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
             SQL("CREATE TABLE IF NOT EXISTS {} (member_id text PRIMARY KEY, "
                 "timeline_id uuid UNIQUE NOT NULL, key bytea NOT NULL)").format(self._member_keys),
         ])
+        self._member_heads = SQL(
+            "SELECT m.member_id, coalesce(k.timeline_id, m.legacy) AS timeline_id, k.key, "
+            "h.version, h.consent "
+            "FROM unnest(%b::text[], %b::uuid[]) AS m(member_id, legacy) "
+            "LEFT JOIN {} k ON k.member_id = m.member_id "
+            "LEFT JOIN LATERAL (SELECT max(originator_version) AS version, "
+            "(array_agg(topic ORDER BY originator_version DESC) "
+            " FILTER (WHERE topic = ANY(%b::text[])))[1] AS consent "
+            "FROM {}.{} e WHERE e.originator_id = coalesce(k.timeline_id, m.legacy)) h ON true"
+        ).format(self._member_keys, schema, Identifier(events_table_name))
         self._erasure_statements = [SQL(s).format(keys=self._keys, dups=self._dups,
                                                   dead=self._dead, members=self._member_keys)
                                     for s in _ERASURE]
@@ -165,6 +175,21 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
                          (list(member_ids),))
             return {r["member_id"]: (r["timeline_id"], bytes(r["key"]))
                     for r in curs.fetchall()}
+
+    def select_member_heads(
+        self, member_ids: Sequence[str], legacy_ids: Sequence[UUID],
+        consent_topics: Sequence[str],
+    ) -> dict[str, MemberHead]:
+        """Per member id: timeline id (keyed, else legacy), key, last version and last consent
+        topic, in one query for a whole batch (ADR 0004, ADR 0021)."""
+        if not member_ids:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._member_heads, (list(member_ids), list(legacy_ids),
+                                              list(consent_topics)), prepare=True)
+            return {r["member_id"]: MemberHead(
+                        r["timeline_id"], None if r["key"] is None else bytes(r["key"]),
+                        r["version"], r["consent"]) for r in curs.fetchall()}
 
     def select_timeline_keys(self, timeline_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         """Per timeline id with a key: the key (an erased member's is gone)."""

@@ -54,21 +54,32 @@ def from_message(
     return decode(application, position, decoder, stored)
 
 
-def prefetch_keys(decoders: Mapping[str, FactDecoder],
-                  messages: Sequence[tuple[Mapping[str, str] | None, bytes]]) -> None:
-    """Read the member keys a batch of messages needs, one query per source (ADR 0021)."""
-    by_source: dict[str, list[StoredEvent]] = {}
+def unknown_keys(decoders: Mapping[str, FactDecoder],
+                 messages: Sequence[tuple[Mapping[str, str] | None, bytes]]
+                 ) -> list[tuple[FactDecoder, list[Any]]]:
+    """The member keys a batch of messages needs that are not known yet, per source: read them
+    with `read_keys`, one query per source, before decoding (ADR 0021). No I/O here."""
+    by_source: dict[str, list[Any]] = {}
     for headers, body in messages:
         try:
             application, _ = position_of(headers)
             assert headers is not None
-            by_source.setdefault(application, []).append(stored_event_of(headers, body))
+            stored = stored_event_of(headers, body)
         except (UndecodableMessage, KeyError, ValueError):
             continue  # decoding it will say what is wrong
+        by_source.setdefault(application, []).append(stored)
+    found = []
     for application, stored in by_source.items():
         decoder = decoders.get(application)
-        if decoder is not None:
-            decoder.prefetch(stored)
+        if decoder is not None and (ids := decoder.unknown_keys(stored)):
+            found.append((decoder, ids))
+    return found
+
+
+def read_keys(unknown: Sequence[tuple[FactDecoder, list[Any]]]) -> None:
+    """Read what `unknown_keys` found missing."""
+    for decoder, ids in unknown:
+        decoder.read_keys(ids)
 
 
 def from_notification(application: str, decoder: FactDecoder, notification: Notification

@@ -132,9 +132,21 @@ class FactDecoder:
 
     def prefetch(self, stored: Iterable[Any]) -> None:
         """Read the member keys a page of stored events needs, in one query (ADR 0021)."""
+        ids = self.unknown_keys(stored)
+        if ids:
+            self.read_keys(ids)
+
+    def unknown_keys(self, stored: Iterable[Any]) -> list[Any]:
+        """The timelines of these stored events whose keys are not known yet (no I/O)."""
         ring = self.key_ring
-        if ring is not None:
-            ring.prefetch(s.originator_id for s in stored if s.topic in _SEALED)
+        if ring is None:
+            return []
+        return ring.unknown(s.originator_id for s in stored if s.topic in _SEALED)
+
+    def read_keys(self, timeline_ids: list[Any]) -> None:
+        """Read these timelines' keys, in one query."""
+        if self.key_ring is not None:
+            self.key_ring.prefetch(timeline_ids)
 
     def decode(self, topic: str, originator_id: Any, version: int, state: bytes) -> Any:
         """The event: a light record for the four member-timeline fact topics, else the
