@@ -85,93 +85,122 @@ def as_uuid(timeline_id: Any) -> UUID:
     return timeline_id if timeline_id.__class__ is UUID else UUID(str(timeline_id))
 
 
+class _Key:
+    """A timeline's key, its cipher object (built when first needed, ~5 µs) and the associated
+    data its values are sealed with."""
+
+    __slots__ = ("key", "aead", "aad")
+
+    def __init__(self, key: bytes, timeline_id: UUID) -> None:
+        self.key = key
+        self.aead: AESGCM | None = None
+        self.aad = timeline_id.bytes
+
+    def cipher(self) -> AESGCM:
+        aead = self.aead
+        if aead is None:
+            aead = self.aead = AESGCM(self.key)
+        return aead
+
+
+_UNKNOWN: Any = object()
+assert len(PREFIX) == 4
+
+
 class KeyRing:
     """Member keys by timeline id: those the writer put for its batch, and those read back.
 
     A timeline's key never changes: it is made with the timeline and only ever deleted (erased).
-    So a key and its cipher object (~5 µs to build) are kept across batches (bounded), and a
-    timeline found without a key is erased for good: sealed values are only read after their
-    key row committed, in the same transaction. A key is forgotten when its member is erased
-    through this process or an `Erased` event is decoded. Another process's erasure is seen
-    here at the latest when this one reads that `Erased` event; until then only events recorded
-    before the erasure can be opened here, and the projection blanks what they showed
-    (ADR 0021). The writer never relies on what is kept: it reads each batch's keys afresh.
+    So keys and their cipher objects are kept across batches (bounded), found by the timeline
+    id as a UUID or as text (the fast store reader's), and a timeline found without a key is
+    erased for good: sealed values are only read after their key row committed, in the same
+    transaction. A key is forgotten when its member is erased through this process or an
+    `Erased` event is decoded. Another process's erasure is seen here at the latest when this
+    one reads that `Erased` event; until then only events recorded before the erasure can be
+    opened here, and the projection blanks what they showed (ADR 0021). The writer never relies
+    on what is kept: it reads each batch's keys afresh.
     """
 
-    MAX_KEPT = 100_000
+    MAX_KEPT = 200_000  # entries: each timeline may be kept under its UUID and its text
 
     def __init__(self, loader: KeyLoader) -> None:
         self._loader = loader
-        self._keys: dict[UUID, bytes | None] = {}
-        self._aeads: dict[UUID, AESGCM] = {}
+        self._keys: dict[Any, _Key | None] = {}
 
     def put(self, timeline_id: UUID, key: bytes) -> None:
         """A key the writer holds for this batch (it is in the key table, or about to be)."""
-        keys = self._keys
-        if keys.get(timeline_id) != key:
-            if len(keys) >= self.MAX_KEPT:
-                self._clear()
-            keys[timeline_id] = key
-            self._aeads.pop(timeline_id, None)
+        known = self._keys.get(timeline_id)
+        if known is None or known.key != key:
+            self._keep({timeline_id: _Key(key, timeline_id)})
 
-    def forget(self, timeline_id: UUID) -> None:
+    def forget(self, timeline_id: Any) -> None:
         """Drop a key (its member was erased)."""
         timeline = as_uuid(timeline_id)
         self._keys.pop(timeline, None)
-        self._aeads.pop(timeline, None)
+        self._keys.pop(str(timeline), None)
 
-    def prefetch(self, timeline_ids: Iterable[UUID]) -> None:
+    def prefetch(self, timeline_ids: Iterable[Any]) -> None:
         """Read the keys of these timelines that are not known yet, in one query."""
         missing = self.unknown(timeline_ids)
         if missing:
             self._load(missing)
 
-    def unknown(self, timeline_ids: Iterable[UUID]) -> list[UUID]:
+    def unknown(self, timeline_ids: Iterable[Any]) -> list[Any]:
         """Those of these timelines whose key (or its absence) is not known here yet."""
         keys = self._keys
-        return list({t for t in map(as_uuid, timeline_ids) if t not in keys})
+        return list({t for t in timeline_ids if t not in keys})
 
-    def aead_of(self, timeline_id: UUID) -> AESGCM | None:
-        """The cipher of a timeline's key; None if it has none (erased)."""
-        aead = self._aeads.get(timeline_id)
-        if aead is not None:
-            return aead
-        if timeline_id not in self._keys:
+    def _entry(self, timeline_id: Any) -> _Key | None:
+        try:
+            return self._keys[timeline_id]
+        except KeyError:
             self._load([timeline_id])
-        key = self._keys.get(timeline_id)
-        if key is None:
-            return None
-        aead = self._aeads[timeline_id] = AESGCM(key)
-        return aead
+            return self._keys.get(timeline_id)
 
-    def _load(self, timeline_ids: list[UUID]) -> None:
-        found = self._loader(timeline_ids)
-        if len(self._keys) + len(timeline_ids) > self.MAX_KEPT:
-            self._clear()
-        keys = self._keys
-        for t in timeline_ids:
-            keys[t] = found.get(t)
+    def aead_of(self, timeline_id: Any) -> AESGCM | None:
+        """The cipher of a timeline's key; None if it has none (erased)."""
+        entry = self._entry(timeline_id)
+        return None if entry is None else entry.cipher()
 
-    def _clear(self) -> None:
-        self._keys.clear()
-        self._aeads.clear()
+    def _load(self, timeline_ids: list[Any]) -> None:
+        # Each id is kept in the form it was asked for (UUID or text), so later lookups of
+        # the same form need no conversion.
+        asked = {as_uuid(t): t for t in timeline_ids}
+        found = self._loader(list(asked))
+        self._keep({form: None if (key := found.get(uuid)) is None else _Key(key, uuid)
+                    for uuid, form in asked.items()})
 
-    def open(self, timeline_id: UUID, value: Any) -> Any:
+    def _keep(self, entries: Mapping[Any, _Key | None]) -> None:
+        if len(self._keys) + len(entries) > self.MAX_KEPT:
+            self._keys.clear()
+        self._keys.update(entries)
+
+    def open(self, timeline_id: Any, value: Any) -> Any:
         """A stored value as the reader sees it: opened if sealed, else as stored (legacy)."""
-        if is_sealed(value):
-            timeline = as_uuid(timeline_id)
-            return open_sealed(self.aead_of(timeline), timeline, value)
-        return value
+        return self.open_sealed(timeline_id, value) if is_sealed(value) else value
+
+    def open_sealed(self, timeline_id: Any, value: str) -> str:
+        """A sealed value opened; `ERASED` if its key is gone (or it is not a sealed value)."""
+        entry = self._keys.get(timeline_id, _UNKNOWN)
+        if entry is _UNKNOWN:
+            entry = self._entry(timeline_id)
+        if entry is None:
+            return ERASED
+        aead = entry.aead or entry.cipher()
+        try:
+            raw = binascii.a2b_base64(value[4:])  # after PREFIX
+            return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], entry.aad).decode()
+        except (InvalidTag, binascii.Error, ValueError):
+            return ERASED
 
     def seal(self, timeline_id: UUID, value: str) -> str:
         """A value sealed under the key the writer put for this timeline."""
-        aead = self._aeads.get(timeline_id)
-        if aead is None:
-            key = self._keys.get(timeline_id)
-            if key is None:
-                raise LookupError(f"no member key for timeline {timeline_id}")
-            aead = self._aeads[timeline_id] = AESGCM(key)
-        return seal(aead, timeline_id, value)
+        entry = self._keys.get(timeline_id)
+        if entry is None:
+            raise LookupError(f"no member key for timeline {timeline_id}")
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = entry.cipher().encrypt(nonce, value.encode(), entry.aad)
+        return PREFIX + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
 
 
 class MemberMapper(Mapper[UUID]):

@@ -166,7 +166,7 @@ class FactDecoder:
                     value = getattr(event, name)
                     if value.__class__ is str and value.startswith(PREFIX):
                         return msgspec.structs.replace(
-                            event, **{name: ring.open(originator_id, value)})
+                            event, **{name: ring.open_sealed(originator_id, value)})
                     return event
         return self.mapper.to_domain_event(_Stored(originator_id, version, topic, state))
 
