@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 
@@ -61,11 +61,12 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
         # A join of the events per member (LATERAL) was planned as ~1e6 in cost on a young
         # table and JIT-compiled on every batch (~230 ms): the array form keeps the old plan.
         self._member_heads = SQL(
-            "WITH k AS MATERIALIZED (SELECT member_id, timeline_id, key FROM {} "
-            " WHERE member_id = ANY(%b::text[])), "
+            "WITH m AS MATERIALIZED (SELECT * FROM unnest(%b::text[], %b::uuid[]) "
+            " AS m(member_id, legacy)), "
+            "k AS MATERIALIZED (SELECT member_id, timeline_id, key FROM {} "
+            " WHERE member_id = ANY(ARRAY(SELECT member_id FROM m))), "
             "t AS MATERIALIZED (SELECT m.member_id, coalesce(k.timeline_id, m.legacy) "
-            " AS timeline_id, k.key FROM unnest(%b::text[], %b::uuid[]) AS m(member_id, legacy) "
-            " LEFT JOIN k ON k.member_id = m.member_id), "
+            " AS timeline_id, k.key FROM m LEFT JOIN k ON k.member_id = m.member_id), "
             "h AS (SELECT originator_id, max(originator_version) AS version, "
             " (array_agg(topic ORDER BY originator_version DESC) "
             "  FILTER (WHERE topic = ANY(%b::text[])))[1] AS consent "
@@ -192,12 +193,12 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
         topic, in one query for a whole batch (ADR 0004, ADR 0021)."""
         if not member_ids:
             return {}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._member_heads, (list(member_ids), list(member_ids),
-                                              list(legacy_ids), list(consent_topics)))
-            return {r["member_id"]: MemberHead(
-                        r["timeline_id"], None if r["key"] is None else bytes(r["key"]),
-                        r["version"], r["consent"]) for r in curs.fetchall()}
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._member_heads, (list(member_ids), list(legacy_ids),
+                                              list(consent_topics)))
+            return {m: MemberHead(t, None if k is None else bytes(k), v, c)
+                    for m, t, k, v, c in curs.fetchall()}
 
     def select_timeline_keys(self, timeline_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         """Per timeline id with a key: the key (an erased member's is gone)."""
