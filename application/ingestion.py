@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
@@ -31,7 +31,7 @@ from application.fact_ledger import (
 from application.facts import ConversionIn, ItemResult, Plan, TouchIn, Undecodable
 from application.management import ManagementApp
 from application.management_base import Clock, utc_now
-from application.member_keys import KeyRing, MemberMapper, new_key
+from application.member_keys import KeyRing, MemberMapper, new_key, new_timeline_id
 from domain.member_timeline import MemberTimeline, timeline_id
 from domain.validation import Invalid, check_identifier
 
@@ -332,7 +332,7 @@ class IngestionApp(Application[UUID]):
                     ring.put(uuid, self._new_key(member_id, uuid, ledger))
             elif create:
                 assert caller is not None and ledger is not None
-                uuid = uuid4()
+                uuid = new_timeline_id()
                 ring.put(uuid, self._new_key(member_id, uuid, ledger))
                 timelines[member_id] = MemberTimeline.start(uuid, member_id, caller.actor, now)
         return timelines

@@ -100,3 +100,13 @@ def test_the_ring_reads_a_pages_keys_in_one_query_and_forgets_an_erased_one() ->
     del keys[first]
     ring.forget(first)
     assert ring.aead_of(first) is None
+
+
+def test_nonces_never_repeat_and_fresh_keys_and_timeline_ids_differ() -> None:
+    from application.member_keys import _RANDOM, new_timeline_id
+
+    nonces = {_RANDOM.nonce() for _ in range(10_000)}
+    assert len(nonces) == 10_000 and all(len(n) == 12 for n in nonces)
+    assert len({new_key() for _ in range(1000)}) == 1000
+    ids = {new_timeline_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(i.version == 4 for i in ids)
