@@ -304,7 +304,7 @@ class IngestionApp(Application[UUID]):
     def _load_timelines(
         self, member_ids: Sequence[str], caller: Caller | None, ledger: Ledger | None = None
     ) -> dict[str, MemberTimeline]:
-        """Every named member's timeline from one query of keys and one of heads; with a caller,
+        """Every named member's timeline from one query of their keys and heads; with a caller,
         new members get a new timeline with a random id and key, added to `ledger` (ADR 0021).
 
         A member without a key may have a timeline from before ADR 0021, at the id hashed from
