@@ -13,11 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
+
+
+class MemberHead(NamedTuple):
+    """A member as a batch needs them: where their timeline is, their key, its head."""
+
+    timeline_id: UUID  # the keyed timeline, else the legacy (hashed) id
+    key: bytes | None  # None: no key (never seen since ADR 0027, erased, or legacy)
+    version: int | None  # None: no event at timeline_id
+    consent: str | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,17 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+def strings_in(value: Any) -> list[str]:
+    """Every string value in a JSON value, at any depth (object keys excluded)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    return []
+
+
 @dataclass
 class Ledger:
     """What one ingestion batch writes besides events."""
@@ -83,6 +103,11 @@ class Ledger:
     fact_keys: list[FactKey] = field(default_factory=list)
     duplicates: list[DuplicateEntry] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # New rows of the key table: (member id, timeline id, key) (ADR 0027).
+    member_keys: list[tuple[str, UUID, bytes]] = field(default_factory=list)
+    # Members erased by this transaction: their key row, their touch keys, the member in their
+    # other fact keys, and every ledger entry naming them or their touch ids go (ADR 0027).
+    erasures: list[str] = field(default_factory=list)
 
 
 class FactRecorder(Protocol):
@@ -98,6 +123,23 @@ class FactRecorder(Protocol):
 
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 
+    def select_member_keys(self, member_ids: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
+        """Per known member id: its timeline id and key (ADR 0027)."""
+        ...
+
+    def select_member_heads(
+        self, member_ids: Sequence[str], legacy_ids: Sequence[UUID],
+        consent_topics: Sequence[str],
+    ) -> dict[str, MemberHead]:
+        """Per member id (with the id its timeline had before ADR 0027): its timeline id, its
+        key if it has one, and the timeline's last version and last consent topic, if any.
+        One query for a whole batch."""
+        ...
+
+    def select_timeline_keys(self, timeline_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        """Per timeline id with a key: the key (an erased member's is gone)."""
+        ...
+
 
 class InMemoryFactRecorder(POPOApplicationRecorder):
     """The in-memory event recorder with the ledger, for application tests."""
@@ -107,6 +149,7 @@ class InMemoryFactRecorder(POPOApplicationRecorder):
         self.fact_keys: dict[tuple[str, str], FactKey] = {}
         self.duplicates: list[DuplicateEntry] = []
         self.dead_letters: list[DeadLetter] = []
+        self.member_keys: dict[str, tuple[UUID, bytes]] = {}
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         ledger: Ledger = kwargs.get("ledger") or Ledger()
@@ -114,11 +157,60 @@ class InMemoryFactRecorder(POPOApplicationRecorder):
             for key in ledger.fact_keys:
                 if (key.scope, key.event_id) in self.fact_keys:
                     raise IntegrityError(f"fact key {key} exists")
+            timelines = {t for t, _ in self.member_keys.values()}
+            for member_id, timeline_id, _ in ledger.member_keys:
+                if member_id in self.member_keys or timeline_id in timelines:
+                    raise IntegrityError(f"member key of {timeline_id} exists")
             ids = super().insert_events(stored_events, **kwargs) if stored_events else []
             self.fact_keys.update({(k.scope, k.event_id): k for k in ledger.fact_keys})
             self.duplicates.extend(ledger.duplicates)
             self.dead_letters.extend(ledger.dead_letters)
+            self.member_keys.update({m: (t, k) for m, t, k in ledger.member_keys})
+            for member_id in ledger.erasures:
+                self._erase(member_id)
         return ids
+
+    def _erase(self, member_id: str) -> None:
+        """What the PostgreSQL recorder's erasure statements do (ADR 0027)."""
+        self.member_keys.pop(member_id, None)
+        touches = {e for (scope, e), k in self.fact_keys.items()
+                   if scope == "touch" and k.member_id == member_id}
+        named = touches | {member_id}
+        self.duplicates = [d for d in self.duplicates
+                           if not (d.scope == "touch" and d.event_id in touches)
+                           and not named & set(strings_in(d.payload))]
+        self.dead_letters = [d for d in self.dead_letters
+                             if d.event_id not in named
+                             and not named & set(strings_in(d.payload))
+                             and not any(n in d.detail for n in named)]
+        for key, fact in list(self.fact_keys.items()):
+            if fact.member_id == member_id:
+                if key[0] == "touch":
+                    del self.fact_keys[key]
+                else:
+                    self.fact_keys[key] = FactKey(fact.scope, fact.event_id, None, fact.source,
+                                                  fact.campaign_id)
+
+    def select_member_keys(self, member_ids: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
+        return {m: self.member_keys[m] for m in member_ids if m in self.member_keys}
+
+    def select_member_heads(
+        self, member_ids: Sequence[str], legacy_ids: Sequence[UUID],
+        consent_topics: Sequence[str],
+    ) -> dict[str, MemberHead]:
+        keys = self.select_member_keys(member_ids)
+        ids = {m: keys[m][0] if m in keys else legacy for m, legacy in zip(member_ids, legacy_ids)}
+        heads = self.select_heads(list(ids.values()), consent_topics)
+        found = {}
+        for member_id, uuid in ids.items():
+            version, consent = heads.get(uuid, (None, None))
+            key = keys[member_id][1] if member_id in keys else None
+            found[member_id] = MemberHead(uuid, key, version, consent)
+        return found
+
+    def select_timeline_keys(self, timeline_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        wanted = set(timeline_ids)
+        return {t: k for t, k in self.member_keys.values() if t in wanted}
 
     def find_fact_keys(self, scope: str, event_ids: Sequence[str]) -> dict[str, FactKey]:
         found = (self.fact_keys.get((scope, e)) for e in event_ids)

@@ -31,11 +31,15 @@ from application.fact_ledger import (
 from application.facts import ConversionIn, ItemResult, Plan, TouchIn, Undecodable
 from application.management import ManagementApp
 from application.management_base import Clock, utc_now
+from application.member_keys import KeyRing, MemberMapper, new_key, new_timeline_id
 from domain.member_timeline import MemberTimeline, timeline_id
-from domain.validation import check_identifier
+from domain.validation import Invalid, check_identifier
 
 MAX_ATTEMPTS = 5
-CONSENT_TOPICS = (MemberTimeline.OptedOut.TOPIC, MemberTimeline.OptedIn.TOPIC)
+# The head query's "last state change": consent, and erasure (an erased timeline is never
+# resumed; the member, if they come back, gets a new timeline and key).
+CONSENT_TOPICS = (MemberTimeline.OptedOut.TOPIC, MemberTimeline.OptedIn.TOPIC,
+                  MemberTimeline.Erased.TOPIC)
 
 
 class IngestionApp(Application[UUID]):
@@ -46,9 +50,14 @@ class IngestionApp(Application[UUID]):
     def __init__(
         self, catalogue: ManagementApp, env: dict[str, str] | None = None, clock: Clock = utc_now
     ) -> None:
+        self.key_ring = KeyRing(lambda ids: self.ledger.select_timeline_keys(ids))
         super().__init__(env)
         self.catalogue = catalogue
         self.clock = clock
+
+    def construct_mapper(self) -> MemberMapper:
+        """The library's mapper, sealing what names a member under their key (ADR 0027)."""
+        return MemberMapper(transcoder=self.construct_transcoder(), key_ring=self.key_ring)
 
     def construct_recorder(self) -> Any:
         """The event recorder must also keep the fact ledger (in memory or in PostgreSQL)."""
@@ -122,8 +131,37 @@ class IngestionApp(Application[UUID]):
         return self._consent(caller, member_id, opt_out=False)
 
     def find_timeline(self, member_id: str) -> MemberTimeline | None:
-        """A member's timeline, or None if nothing was ever recorded about them."""
+        """A member's timeline, or None if nothing was ever recorded about them (or they were
+        erased)."""
         return self._load_timelines([member_id], caller=None).get(member_id)
+
+    def find_timeline_id(self, member_id: str) -> UUID | None:
+        """The id of a member's timeline; None if unknown or erased (ADR 0027)."""
+        timeline = self.find_timeline(member_id)
+        return None if timeline is None else timeline.id
+
+    def erase(self, caller: Caller, member_id: str) -> None:
+        """Crypto-shred a member (admin, ADR 0027): their key and the map from their id to their
+        timeline are deleted, an `Erased` event naming nobody is recorded, and the ledger
+        forgets them; the read models blank them when they apply the event. Erasing an unknown
+        or erased member still clears the ledger of entries naming them."""
+        if not caller.is_admin:
+            raise Forbidden("erasure is requested with the admin token")
+        check_identifier(member_id, "member_id")
+        for attempt in range(MAX_ATTEMPTS):
+            timeline = self._load_timelines([member_id], caller=None).get(member_id)
+            if timeline is not None:
+                timeline.erase(actor=caller.actor, occurred_at=self.clock())
+            try:
+                self.save(timeline, ledger=Ledger(erasures=[member_id]))
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                continue
+            if timeline is not None:
+                self.key_ring.forget(timeline.id)
+            return
+        raise AssertionError("unreachable")
 
     def _consent(self, caller: Caller, member_id: str, *, opt_out: bool) -> MemberTimeline:
         if not caller.is_admin:
@@ -131,11 +169,12 @@ class IngestionApp(Application[UUID]):
         # The same rule as a touch's member_id: a timeline is never created for a non-id.
         check_identifier(member_id, "member_id")
         for attempt in range(MAX_ATTEMPTS):
-            timeline = self._load_timelines([member_id], caller)[member_id]
+            ledger = Ledger()
+            timeline = self._load_timelines([member_id], caller, ledger)[member_id]
             change = timeline.opt_out if opt_out else timeline.opt_in
             change(actor=caller.actor, occurred_at=self.clock())
             try:
-                self.save(timeline)
+                self.save(timeline, ledger=ledger)
                 return timeline
             except IntegrityError:
                 if attempt == MAX_ATTEMPTS - 1:
@@ -171,7 +210,8 @@ class IngestionApp(Application[UUID]):
             rejected.append(item)
         self._keep_dead_letters(kind, caller, checks, rejected, ledger, now)
         fresh, repeats = self._drop_duplicates(plans, results)
-        timelines = self._load_timelines([p.member_id for p in fresh if p.member_id], caller)
+        timelines = self._load_timelines([p.member_id for p in fresh if p.member_id], caller,
+                                         ledger)
         self._keep_duplicates(repeats, timelines, ledger, now)
         for plan in fresh:
             timeline = timelines[plan.member_id] if plan.member_id else None
@@ -203,7 +243,8 @@ class IngestionApp(Application[UUID]):
             payload = item.payload if isinstance(item.payload, dict) else {}
             member_id, click_id = payload.get("member_id"), payload.get("click_id")
             if isinstance(member_id, str) and member_id:
-                named[i] = member_id
+                if _is_identifier(member_id):  # anything else names no member
+                    named[i] = member_id
             elif isinstance(click_id, str) and (click := checks.find_click(click_id)):
                 named[i] = click.member_id
         members = [m for m in named.values() if m]
@@ -261,20 +302,51 @@ class IngestionApp(Application[UUID]):
                     received_at=now, payload=plan.payload))
 
     def _load_timelines(
-        self, member_ids: Sequence[str], caller: Caller | None
+        self, member_ids: Sequence[str], caller: Caller | None, ledger: Ledger | None = None
     ) -> dict[str, MemberTimeline]:
-        """Every named member's timeline from one query of heads; new members get a new one."""
-        wanted = {timeline_id(m): m for m in dict.fromkeys(member_ids)}
-        heads = self.ledger.select_heads(list(wanted), CONSENT_TOPICS)
+        """Every named member's timeline from one query of their keys and heads; with a caller,
+        new members get a new timeline with a random id and key, added to `ledger` (ADR 0027).
+
+        A member without a key may have a timeline from before ADR 0027, at the id hashed from
+        their member id: it is resumed (and given a key from now on) unless it was erased.
+        """
+        wanted = list(dict.fromkeys(member_ids))
+        heads = self.ledger.select_member_heads(wanted, [timeline_id(m) for m in wanted],
+                                                CONSENT_TOPICS)
         now = self.clock()
+        ring = self.key_ring
+        create = caller is not None and ledger is not None
+        erased = MemberTimeline.Erased.TOPIC
+        opted_out = MemberTimeline.OptedOut.TOPIC
         timelines: dict[str, MemberTimeline] = {}
-        for uuid, member_id in wanted.items():
-            head = heads.get(uuid)
-            if head is not None:
-                version, consent = head
+        for member_id in wanted:
+            head = heads.get(member_id)
+            if head is not None and head.version is not None and head.consent != erased:
+                uuid = head.timeline_id
                 timelines[member_id] = MemberTimeline.from_head(
-                    member_id, version, consent == MemberTimeline.OptedOut.TOPIC, now)
-            elif caller is not None:
-                timelines[member_id] = MemberTimeline(member_id=member_id, actor=caller.actor,
-                                                      occurred_at=now)
+                    uuid, member_id, head.version, head.consent == opted_out, now)
+                if head.key is not None:
+                    ring.put(uuid, head.key)
+                elif create:  # a legacy timeline: sealed from now on
+                    assert ledger is not None
+                    ring.put(uuid, self._new_key(member_id, uuid, ledger))
+            elif create:
+                assert caller is not None and ledger is not None
+                uuid = new_timeline_id()
+                ring.put(uuid, self._new_key(member_id, uuid, ledger))
+                timelines[member_id] = MemberTimeline.start(uuid, member_id, caller.actor, now)
         return timelines
+
+    @staticmethod
+    def _new_key(member_id: str, uuid: UUID, ledger: Ledger) -> bytes:
+        key = new_key()
+        ledger.member_keys.append((member_id, uuid, key))
+        return key
+
+
+def _is_identifier(value: str) -> bool:
+    try:
+        check_identifier(value, "member_id")
+    except Invalid:
+        return False
+    return True

@@ -17,7 +17,7 @@ from application.access import Caller
 from application.errors import Conflict, Forbidden, NotFound
 from application.fact_ledger import DuplicateEntry, FactRecorder
 from application.management import ManagementApp
-from domain.member_timeline import conversion_scope, timeline_id
+from domain.member_timeline import MemberTimeline, conversion_scope, timeline_id
 from projections.attribution.explanation import Explanation, explain
 from projections.attribution.records import AttributionQueries, ConversionFilter, ConversionRecord
 from projections.audit import AuditFilter, AuditRecord, AuditView
@@ -72,12 +72,28 @@ class ReadService:
 
     def list_conversions(self, caller: Caller, query: ConversionQuery) -> list[ConversionRecord]:
         """Conversions of the tags the caller can see, newest first, at most `query.limit`."""
+        timeline = None
+        if query.member_id is not None:
+            timeline = self.find_timeline_id(query.member_id)
+            if timeline is None:
+                return []  # unknown or erased: nobody's conversions
         return self.conversions.list_conversions(ConversionFilter(
             tag_ids=self.visible_tag_ids(caller), action_id=query.action_id,
-            campaign_id=query.campaign_id,
-            timeline_id=None if query.member_id is None else str(timeline_id(query.member_id)),
+            campaign_id=query.campaign_id, timeline_id=timeline,
             status=query.status, occurred_from=query.occurred_from,
             occurred_before=query.occurred_before, after=query.after, limit=query.limit))
+
+    def find_timeline_id(self, member_id: str) -> str | None:
+        """The member's timeline id through the key table (ADR 0027); a timeline from before
+        it has the id hashed from the member id, unless it was erased. None: no such member."""
+        keys = self.ledger.select_member_keys([member_id])
+        if member_id in keys:
+            return str(keys[member_id][0])
+        legacy = timeline_id(member_id)
+        heads = self.ledger.select_heads([legacy], (MemberTimeline.Erased.TOPIC,))
+        if legacy in heads and heads[legacy][1] is None:
+            return str(legacy)
+        return None
 
     def explain_conversion(self, caller: Caller, event_id: str, tag_id: str | None = None
                            ) -> ExplainedConversion:

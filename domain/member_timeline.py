@@ -10,6 +10,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, Snapshot, event
 
 
+# What an erased member's identifying values read as, in the event store and every read model.
+ERASED = "erased"
+
+
 class MemberOptedOut(Exception):
     """The member opted out: no fact about them is recorded until they opt in again."""
 
@@ -58,19 +62,34 @@ class MemberTimeline(Aggregate):
     class OptedIn(Event):
         TOPIC = "convtrack:MemberTimeline.OptedIn"
 
+    class Erased(Event):
+        """The member was erased: their key is destroyed. Carries nothing that names them."""
+
+        TOPIC = "convtrack:MemberTimeline.Erased"
+
     @staticmethod
     def create_id(member_id: str) -> UUID:
-        """One timeline per member id, found without an index."""
+        """Only for timelines made before erasure existed: today the application gives each
+        new timeline a random id, mapped from the member id by the erasable key table."""
         return timeline_id(member_id)
 
     @event(Created)
     def __init__(self, member_id: str, actor: str, occurred_at: datetime) -> None:
         self.member_id = member_id
         self.opted_out = False
+        self.erased = False
+
+    @classmethod
+    def start(cls, timeline: UUID, member_id: str, actor: str, occurred_at: datetime
+              ) -> MemberTimeline:
+        """A new timeline with the id the application chose (random, ADR 0027)."""
+        return cls._create(cls.Created, id=timeline, member_id=member_id, actor=actor,
+                           occurred_at=occurred_at)
 
     @classmethod
     def from_head(
-        cls, member_id: str, version: int, opted_out: bool, modified_on: datetime
+        cls, timeline: UUID, member_id: str, version: int, opted_out: bool,
+        modified_on: datetime,
     ) -> MemberTimeline:
         """The timeline at `version`, rebuilt from its head instead of its whole history.
 
@@ -78,9 +97,9 @@ class MemberTimeline(Aggregate):
         member's last version and last consent change in one query for a whole batch and
         resumes from there, the way the library resumes from a snapshot (ADR 0004).
         """
-        state = {"member_id": member_id, "opted_out": opted_out,
+        state = {"member_id": member_id, "opted_out": opted_out, "erased": False,
                  "_created_on": modified_on, "_modified_on": modified_on}
-        head = Snapshot(originator_id=timeline_id(member_id), originator_version=version,
+        head = Snapshot(originator_id=timeline, originator_version=version,
                         timestamp=modified_on, topic=cls.TOPIC, state=state)
         timeline = head.mutate(None)
         assert isinstance(timeline, cls)
@@ -147,13 +166,26 @@ class MemberTimeline(Aggregate):
     def _opt_in(self, actor: str, occurred_at: datetime) -> None:
         self.opted_out = False
 
+    def erase(self, actor: str, occurred_at: datetime) -> None:
+        """Forget who the member was; erasing twice records nothing."""
+        if not self.erased:
+            self._erase(actor, occurred_at)
+
+    @event(Erased)
+    def _erase(self, actor: str, occurred_at: datetime) -> None:
+        self.member_id = ERASED
+        self.erased = True
+
 
 _MEMBERS = uuid5(NAMESPACE_URL, "https://convtrack.dev/members")
 
 
 @lru_cache(maxsize=65536)
 def timeline_id(member_id: str) -> UUID:
-    """The timeline's aggregate id for a member id (UUID v5, stable forever)."""
+    """The aggregate id timelines had before erasure (UUID v5 of the member id).
+
+    Only legacy timelines have it: a hash of the member id would let anyone holding a member id
+    confirm the member was there, so new timelines get a random id (ADR 0027)."""
     return uuid5(_MEMBERS, member_id)
 
 

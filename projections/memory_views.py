@@ -12,7 +12,10 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from domain.attribution import Touch
+from domain.member_timeline import ERASED
 from projections.attribution.records import (
+    erased_conversion,
+    erased_touch,
     ActionState,
     AttributionChanges,
     AttributionSession,
@@ -115,7 +118,19 @@ class InMemoryAttributionView(InMemoryTracking, AttributionView):
         self.actions.update(changes.actions)
         self.campaigns.update(changes.campaigns)
         self.spend.update(changes.spend)
+        for timeline_id in changes.erased:
+            self._erase(timeline_id)
         self.positions.update(positions)
+
+    def _erase(self, timeline_id: str) -> None:
+        """The PostgreSQL store's erasure updates (ADR 0027), in memory."""
+        if timeline_id in self.members:
+            self.members[timeline_id] = ERASED
+        self.touches[timeline_id] = [erased_touch(t) for t in self.touches.get(timeline_id, [])]
+        for key, record in list(self.by_timeline.get(timeline_id, {}).items()):
+            blanked = erased_conversion(record)
+            self.conversions[key] = self.by_timeline[timeline_id][key] = blanked
+            self.credits[key] = credit_rows(blanked)
 
     # --- queries ---------------------------------------------------------------------------
 

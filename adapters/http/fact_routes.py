@@ -1,8 +1,8 @@
-"""Fact endpoints: touches from the ad platform, and members' consent."""
+"""Fact endpoints: touches from the ad platform, members' consent, and erasure."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, post
+from litestar import Controller, Request, delete, post
 
 from adapters.http.auth import require_admin
 from adapters.http.decoding import decode_item, split_batch
@@ -11,6 +11,7 @@ from adapters.http.presenters import batch_out
 from adapters.http.schemas import (
     BatchResults,
     ConsentOut,
+    ErasureOut,
     TouchBatch,
     TouchItem,
 )
@@ -57,3 +58,11 @@ class FactRoutes(Controller):
         require_admin(caller)
         timeline = ingestion.opt_in(caller, member_id)
         return ConsentOut(member_id=member_id, opted_out=timeline.opted_out)
+
+    @delete("/members/{member_id:str}", sync_to_thread=True, status_code=202,
+            summary="Erase a member: crypto-shred what names them (admin token)")
+    def erase(self, member_id: str, caller: Caller, ingestion: IngestionApp) -> ErasureOut:
+        require_admin(caller)
+        ingestion.erase(caller, member_id)
+        # The same answer whether the member was known or not, and without their id.
+        return ErasureOut(status="accepted")

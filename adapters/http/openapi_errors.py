@@ -37,7 +37,7 @@ DESCRIPTIONS = {
 # Calls anyone may make without credentials (docs/architecture.md: liveness and metrics).
 PUBLIC = {"/health", "/metrics"}
 BATCHES = {"/v1/touches", "/v1/conversions"}
-NO_CONFLICT = ("/debug", "/opt-out", "/opt-in", "/rebuilds")
+NO_CONFLICT = ("/debug", "/opt-out", "/opt-in", "/rebuilds", "/members/{member_id}")
 
 
 def document_error_responses(openapi: OpenAPI) -> OpenAPI:

@@ -272,6 +272,12 @@ class ConsentOut(msgspec.Struct):
     opted_out: bool
 
 
+class ErasureOut(msgspec.Struct):
+    """Erasure is accepted; the read models blank the member once they apply it (ADR 0027)."""
+
+    status: str
+
+
 class Health(msgspec.Struct):
     status: str
     checks: dict[str, Any]

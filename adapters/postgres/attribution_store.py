@@ -39,6 +39,7 @@ from adapters.postgres.attribution_copy import (
 from adapters.postgres.attribution_session import PostgresAttributionSession, uuid_array
 from adapters.postgres.tracking_store import PostgresTracking
 from domain.attribution import Touch
+from domain.member_timeline import ERASED
 from projections.attribution.records import (
     ActionState,
     AttributionChanges,
@@ -167,6 +168,22 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
             self._copy(cur, "credits", CREDIT_NAMES,
                        credits_copy([*changes.new_conversions, *changed]))
             self._upserts(cur, changes)
+            if changes.erased:
+                self._erase(cur, sorted(changes.erased))
+
+    def _erase(self, cur: Any, timeline_ids: list[str]) -> None:
+        """Blank erased members (ADR 0027): their id, their touch ids, the touch ids in their
+        conversions' credits. Last in the batch, so it also blanks what the batch wrote."""
+        cur.execute(self.sql("UPDATE {members} SET member_id = %s "
+                             "WHERE timeline_id = ANY(%s::uuid[])"), (ERASED, timeline_ids))
+        cur.execute(self.sql("UPDATE {touches} SET event_id = %s "
+                             "WHERE timeline_id = ANY(%s::uuid[])"), (ERASED, timeline_ids))
+        cur.execute(self.sql(
+            "UPDATE {conversions} SET member_id = %s, credits = (SELECT coalesce(json_agg("
+            "json_build_array(c->0, c->1, %s::text, c->3) ORDER BY n), '[]'::json) "
+            "FROM json_array_elements(credits) WITH ORDINALITY AS e(c, n)) "
+            "WHERE timeline_id = ANY(%s::uuid[])"),
+            (ERASED, ERASED, timeline_ids))
 
     def _copy(self, cur: Any, name: str, columns: tuple[str, ...], data: bytes) -> None:
         if not data:

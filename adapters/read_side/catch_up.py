@@ -69,7 +69,9 @@ def read_envelopes(name: str, source: EventSource, after: int, limit: int,
     if not fast:
         mapper: EventMapper = source.mapper
         return [Envelope(name, n.id, mapper.to_domain_event(n)) for n in notifications]
-    decode = FactDecoder(source.mapper).decode
+    decoder = FactDecoder(source.mapper)
+    decoder.prefetch(notifications)
+    decode = decoder.decode
     return [Envelope(name, n.id, decode(n.topic, n.originator_id, n.originator_version, n.state))
             for n in notifications]
 

@@ -8,7 +8,7 @@ that cannot be decoded becomes an `Undecoded` stand-in, which the worker parks: 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,34 @@ def from_message(
         return Envelope(application, position,
                         Undecoded(topic_of(headers), f"bad headers: {error!r}"))
     return decode(application, position, decoder, stored)
+
+
+def unknown_keys(decoders: Mapping[str, FactDecoder],
+                 messages: Sequence[tuple[Mapping[str, str] | None, bytes]]
+                 ) -> list[tuple[FactDecoder, list[Any]]]:
+    """The member keys a batch of messages needs that are not known yet, per source: read them
+    with `read_keys`, one query per source, before decoding (ADR 0027). No I/O here."""
+    by_source: dict[str, list[Any]] = {}
+    for headers, body in messages:
+        try:
+            application, _ = position_of(headers)
+            assert headers is not None
+            stored = stored_event_of(headers, body)
+        except (UndecodableMessage, KeyError, ValueError):
+            continue  # decoding it will say what is wrong
+        by_source.setdefault(application, []).append(stored)
+    found = []
+    for application, stored in by_source.items():
+        decoder = decoders.get(application)
+        if decoder is not None and (ids := decoder.unknown_keys(stored)):
+            found.append((decoder, ids))
+    return found
+
+
+def read_keys(unknown: Sequence[tuple[FactDecoder, list[Any]]]) -> None:
+    """Read what `unknown_keys` found missing."""
+    for decoder, ids in unknown:
+        decoder.read_keys(ids)
 
 
 def from_notification(application: str, decoder: FactDecoder, notification: Notification

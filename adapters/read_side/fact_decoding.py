@@ -8,17 +8,21 @@ domain events, so the attribution handlers take either. The decoding is strict: 
 is not exactly what the library writes for these events today (an extra or missing field, a
 `class_version`, another transcoding, a time `fromisoformat` would read differently, a cipher or
 compressor on the mapper) falls back to the library's mapper, so the result is the same event.
+
+Values sealed under a member's key (ADR 0027) are opened here as the mapper opens them, with the
+mapper's key ring: `prefetch` reads the keys of a whole page in one query before it is decoded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 
+from application.member_keys import PREFIX, SEALED_FIELDS
 from projections.attribution.facts import (
     ClickRecorded,
     ConversionRecorded,
@@ -113,6 +117,9 @@ _DECODERS: dict[str, _Decode] = {
     ConversionRecorded.TOPIC: _conversion(msgspec.json.Decoder(_ConversionState).decode),
 }
 FAST_TOPICS = frozenset(_DECODERS)
+# Each fast topic's one sealed field (a conversion's click_id may be None).
+_SEALED = {topic: fields[0] for topic, fields in SEALED_FIELDS.items()}
+assert set(_SEALED) == FAST_TOPICS and all(len(f) == 1 for f in SEALED_FIELDS.values())
 
 
 class FactDecoder:
@@ -121,6 +128,25 @@ class FactDecoder:
     def __init__(self, mapper: Any) -> None:
         self.mapper = mapper
         self.fast = is_plain_json(mapper)
+        self.key_ring = getattr(mapper, "key_ring", None)
+
+    def prefetch(self, stored: Iterable[Any]) -> None:
+        """Read the member keys a page of stored events needs, in one query (ADR 0027)."""
+        ids = self.unknown_keys(stored)
+        if ids:
+            self.read_keys(ids)
+
+    def unknown_keys(self, stored: Iterable[Any]) -> list[Any]:
+        """The timelines of these stored events whose keys are not known yet (no I/O)."""
+        ring = self.key_ring
+        if ring is None:
+            return []
+        return ring.unknown(s.originator_id for s in stored if s.topic in _SEALED)
+
+    def read_keys(self, timeline_ids: list[Any]) -> None:
+        """Read these timelines' keys, in one query."""
+        if self.key_ring is not None:
+            self.key_ring.prefetch(timeline_ids)
 
     def decode(self, topic: str, originator_id: Any, version: int, state: bytes) -> Any:
         """The event: a light record for the four member-timeline fact topics, else the
@@ -129,9 +155,19 @@ class FactDecoder:
             build = _DECODERS.get(topic)
             if build is not None:
                 try:
-                    return build(originator_id, version, state)
+                    event = build(originator_id, version, state)
                 except (msgspec.ValidationError, msgspec.DecodeError):
                     pass  # not exactly today's shape: the library decides
+                else:
+                    ring = self.key_ring
+                    if ring is None:
+                        return event
+                    name = _SEALED[topic]
+                    value = getattr(event, name)
+                    if value.__class__ is str and value.startswith(PREFIX):
+                        return msgspec.structs.replace(
+                            event, **{name: ring.open_sealed(originator_id, value)})
+                    return event
         return self.mapper.to_domain_event(_Stored(originator_id, version, topic, state))
 
     def decode_notification(self, notification: Any) -> Any:

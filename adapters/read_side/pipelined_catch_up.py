@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from domain.attribution import Touch
+from domain.member_timeline import ERASED
 from projections.attribution.members import KnownMembers
 from projections.attribution.projection import AttributionProjection
 from projections.attribution.records import (
@@ -35,6 +36,8 @@ from projections.attribution.records import (
     CampaignState,
     ConversionRecord,
     MemberFacts,
+    erased_conversion,
+    erased_touch,
 )
 from projections.base import Envelope
 from projections.tracking import advanced, unseen
@@ -89,6 +92,7 @@ class OverlaySession(AttributionSession):
         found.update(self.reads.get_member_ids(ids))
         for changes in self.pending:
             found.update((t, m) for t, m in changes.members.items() if t in ids)
+            found.update((t, ERASED) for t in changes.erased if t in ids)
         return found
 
     def list_timelines_touching(self, since: Mapping[str, datetime | None]) -> set[str]:
@@ -147,8 +151,12 @@ class OverlaySession(AttributionSession):
             missing = [t for t in conversions if t not in found]
             if missing:
                 found.update(self.reads.load_facts(missing))
+        erased = {t for changes in self.pending for t in changes.erased}
         for timeline_id, facts in found.items():
             _merge(facts, touches.get(timeline_id, ()), conversions.get(timeline_id, {}))
+            if timeline_id in erased:  # blanked by a pending batch (ADR 0027)
+                facts.touches = [erased_touch(t) for t in facts.touches]
+                facts.conversions = [erased_conversion(c) for c in facts.conversions]
         return found
 
     def save(self, changes: AttributionChanges, positions: Mapping[str, int]) -> None:

@@ -33,6 +33,7 @@ class StoreReader:
         """Up to `limit` envelopes from position `start` to `stop`, both inclusive."""
         notifications = self.sources[application].recorder.select_notifications(start, limit, stop)
         decoder = self.decoders[application]
+        decoder.prefetch(notifications)
         return [from_notification(application, decoder, n) for n in notifications]
 
     def read_range(self, application: str, start: int, stop: int, page_size: int

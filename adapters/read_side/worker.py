@@ -36,7 +36,7 @@ from adapters.postgres.event_log import fast_sources
 from adapters.postgres.read_side_state import ReadSideState
 from adapters.read_side.apply import TRANSIENT, Applier
 from adapters.read_side.catch_up import catch_up
-from adapters.read_side.decoding import from_message
+from adapters.read_side.decoding import from_message, read_keys, unknown_keys
 from adapters.read_side.ordering import fresh_by_application, holes, in_log_order
 from adapters.read_side.store_reader import StoreReader
 from projections.base import Envelope, Projection
@@ -173,6 +173,9 @@ class ProjectionWorker:
             return
         arrivals: list[Envelope] = []
         transport = TRANSPORT_LATENCY.labels(self.name)
+        unknown = unknown_keys(self.decoders, [(m.headers, m.data) for m in messages])
+        if unknown:  # new members' keys, one query per source (ADR 0027)
+            await asyncio.to_thread(read_keys, unknown)
         for message in messages:
             try:
                 envelope = from_message(self.decoders, message.headers, message.data)

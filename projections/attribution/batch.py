@@ -17,7 +17,7 @@ from domain.attribution import ActionRules, CampaignStatusHistory, Touch
 from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
 from domain.member_attribution import attribute_recorded
-from domain.member_timeline import MemberTimeline
+from domain.member_timeline import ERASED, MemberTimeline
 from domain.values import Money
 from projections.attribution.facts import (
     ClickRecorded,
@@ -112,6 +112,13 @@ class AttributionBatch:
         """A new member timeline."""
         self.members[timeline_id] = member_id
         self.changes.members[timeline_id] = member_id
+
+    def erase_member(self, timeline_id: str) -> None:
+        """The timeline's member was erased: who they were is blanked everywhere (ADR 0027)."""
+        self.members[timeline_id] = ERASED
+        if timeline_id in self.changes.members:
+            self.changes.members[timeline_id] = ERASED
+        self.changes.erased.add(timeline_id)
 
     def add_touch(self, timeline_id: str, touch: Touch) -> None:
         """A new touch: its member is recomputed."""

@@ -17,7 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.attribution import Touch
-from projections.attribution.records import AttributionChanges, ConversionRecord, MemberFacts
+from domain.member_timeline import ERASED
+from projections.attribution.records import (
+    AttributionChanges,
+    ConversionRecord,
+    MemberFacts,
+    erased_conversion,
+    erased_touch,
+)
 
 DEFAULT_LIMIT = 50_000  # members; ~3 KB each with a handful of facts
 
@@ -56,6 +63,13 @@ class KnownMembers:
             if entry is not None:
                 entry.conversions[record.key] = record
                 entry.member_id = record.member_id
+        for timeline_id in changes.erased:  # as the store blanks them (ADR 0027)
+            entry = known.get(timeline_id)
+            if entry is not None:
+                entry.member_id = ERASED
+                entry.touches = [erased_touch(t) for t in entry.touches]
+                entry.conversions = {k: erased_conversion(c)
+                                     for k, c in entry.conversions.items()}
 
     def remember(self, facts: MemberFacts) -> None:
         """A member's facts as read whole from the store (taking ownership of the lists)."""

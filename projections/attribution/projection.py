@@ -55,6 +55,7 @@ class AttributionProjection:
             MemberTimeline.ImpressionRecorded.TOPIC: on_impression_recorded,
             MemberTimeline.ClickRecorded.TOPIC: on_click_recorded,
             MemberTimeline.ConversionRecorded.TOPIC: on_conversion_recorded,
+            MemberTimeline.Erased.TOPIC: on_member_erased,
         }
         for changed in ConversionAction.SettingsChanged.__subclasses__():
             self._handlers[changed.TOPIC] = on_action_settings_changed
@@ -86,7 +87,11 @@ class AttributionProjection:
             except BaseException:
                 self.cache.forget()  # what it read or learnt may not be what was committed
                 raise
-            self.cache.committed(reads, changes, after)
+            if changes.erased:
+                # What it remembers of those members names them; the store now does not.
+                self.cache.forget()
+            else:
+                self.cache.committed(reads, changes, after)
 
     def changes_of(self, session: AttributionSession, fresh: Sequence[Envelope]
                    ) -> AttributionChanges:
@@ -166,6 +171,12 @@ def on_member_created(work: AttributionBatch, envelope: Envelope) -> None:
     """MemberTimeline.Created: which member a timeline belongs to."""
     event: Any = envelope.event
     work.add_member(str(event.originator_id), event.member_id)
+
+
+def on_member_erased(work: AttributionBatch, envelope: Envelope) -> None:
+    """MemberTimeline.Erased: the member id and touch ids of the timeline are blanked; its
+    conversions and credits stay, so reports do not change (ADR 0027)."""
+    work.erase_member(str(envelope.event.originator_id))
 
 
 def on_impression_recorded(work: AttributionBatch, envelope: Envelope) -> None:

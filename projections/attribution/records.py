@@ -11,11 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from domain.attribution import ActionRules, Credit, Touch
+from domain.member_timeline import ERASED
 from domain.values import Money
 from projections.tracking import TrackedView
 
@@ -149,6 +150,21 @@ class AttributionChanges:
     actions: dict[str, ActionState] = field(default_factory=dict)
     campaigns: dict[str, CampaignState] = field(default_factory=dict)
     spend: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (campaign, day)
+    # Timelines whose member was erased: their member id and touch ids are blanked (ADR 0027),
+    # after everything else of the batch is written.
+    erased: set[str] = field(default_factory=set)
+
+
+def erased_touch(touch: Touch) -> Touch:
+    """A touch of an erased member, as the read model keeps it (ADR 0027)."""
+    return replace(touch, event_id=ERASED)
+
+
+def erased_conversion(record: ConversionRecord) -> ConversionRecord:
+    """A conversion of an erased member: no member id, no touch ids; the same counting."""
+    outcome = record.outcome
+    credits = tuple(replace(c, touch_event_id=ERASED) for c in outcome.credits)
+    return replace(record, member_id=ERASED, outcome=replace(outcome, credits=credits))
 
 
 class AttributionSession(ABC):

@@ -10,13 +10,15 @@ from uuid import uuid4
 import pytest
 
 from adapters.read_side import fact_decoding
+from application.access import Caller
+from domain.member_timeline import ERASED
 from adapters.read_side.catch_up import catch_up
 from adapters.read_side.fact_decoding import FAST_TOPICS, FactDecoder
 from projections.attribution.projection import AttributionProjection
 from projections.memory_views import InMemoryAttributionView
 from tests.projections.test_attribution_projection import snapshot
 from tests.projections.varied_world import build_varied_world
-from tests.projections.world import World
+from tests.projections.world import World, days
 
 FAST_CLASSES = (fact_decoding.TimelineCreated, fact_decoding.ImpressionRecorded,
                 fact_decoding.ClickRecorded, fact_decoding.ConversionRecorded)
@@ -109,3 +111,28 @@ def test_the_read_model_from_fast_decoding_equals_the_library_one(world: World,
         models.append(snapshot(view))
     assert models[0] == models[1]
     assert len(models[0]["conversions"]) > 30
+
+
+def test_fast_decoding_opens_sealed_values_and_reads_a_shredded_key_as_erased() -> None:
+    """ADR 0027: the msgspec path opens member-identifying values as the mapper does, with
+    the keys of a page read in one query, and reads an erased member's as `erased`."""
+    world = World.in_memory()
+    campaign = world.campaign()
+    action = world.action([campaign])
+    for member in ("member-alice", "member-bob"):
+        world.click(member, campaign, world.now - days(2))
+        world.convert(member, action, world.now - days(1))
+    world.ingestion.erase(Caller.admin(), "member-alice")
+    app = world.ingestion
+    notifications = app.recorder.select_notifications(1, 10_000)
+    decoder = FactDecoder(app.mapper)
+    decoder.prefetch(notifications)
+    members = []
+    for notification in notifications:
+        fast = decoder.decode_notification(notification)
+        library = app.mapper.to_domain_event(notification)
+        if isinstance(fast, FAST_CLASSES):
+            _same(fast, library)
+        if isinstance(fast, fact_decoding.TimelineCreated):
+            members.append(fast.member_id)
+    assert sorted(members) == [ERASED, "member-bob"]

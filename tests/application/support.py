@@ -8,13 +8,15 @@ from uuid import UUID
 from eventsourcing.application import project_aggregate
 
 from adapters.bootstrap import Container
-from domain.member_timeline import timeline_id
 
 
 def recorded_events(container: Container, member_id: str) -> list[Any]:
     """A member timeline's events as stored (decoded through the mapper, like any reader)."""
     app = container.ingestion
-    stored = app.recorder.select_events(timeline_id(member_id))
+    timeline_id = app.find_timeline_id(member_id)
+    if timeline_id is None:
+        return []
+    stored = app.recorder.select_events(timeline_id)
     return [app.mapper.to_domain_event(s) for s in stored]
 
 

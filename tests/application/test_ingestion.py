@@ -44,6 +44,11 @@ class World:
 
 @pytest.fixture
 def world(container: Container, admin: Caller) -> World:
+    return make_world(container, admin)
+
+
+def make_world(container: Container, admin: Caller) -> World:
+    """An advertiser with two tags, a campaign and three actions, on the container's store."""
     app = container.management
     owner = Caller.account(str(app.create_account(admin, "Owner").account.id))
     viewer = Caller.account(str(app.create_account(admin, "Viewer").account.id))

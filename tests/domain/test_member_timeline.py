@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from eventsourcing.application import project_aggregate
@@ -12,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.member_timeline import (
+    ERASED,
     MemberOptedOut,
     MemberTimeline,
     conversion_scope,
@@ -47,12 +49,28 @@ def convert(timeline: MemberTimeline, event_id: str = "c-1", **overrides: Any) -
     timeline.record_conversion(**(fields | overrides))
 
 
-def test_one_timeline_per_member_id_found_without_an_index() -> None:
+def test_legacy_timelines_keep_the_id_hashed_from_the_member_id() -> None:
     assert new_timeline("m-1").id == timeline_id("m-1") == MemberTimeline.create_id("m-1")
     assert timeline_id("m-1") != timeline_id("m-2")
-    # Stable forever: stored history depends on it (UUID v5 of the member id).
+    # Stable forever: timelines stored before ADR 0027 have it (UUID v5 of the member id).
     assert str(timeline_id("m-1")) == str(timeline_id("m-1"))
     assert timeline_id("m-1").version == 5
+
+
+def test_a_timeline_takes_the_id_it_is_given() -> None:
+    given = uuid4()
+    timeline = MemberTimeline.start(given, "m-1", actor="admin", occurred_at=T0)
+    assert timeline.id == given
+
+
+def test_an_erased_timeline_forgets_its_member_and_its_event_names_nobody() -> None:
+    timeline = new_timeline("m-1")
+    timeline.erase(actor="admin", occurred_at=T1)
+    timeline.erase(actor="admin", occurred_at=T1)  # erasing twice records nothing
+    erased = [e for e in pending(timeline) if isinstance(e, MemberTimeline.Erased)]
+    assert len(erased) == 1
+    assert "m-1" not in repr(vars(erased[0]))
+    assert (timeline.member_id, timeline.erased) == (ERASED, True)
 
 
 def test_a_click_and_an_impression_record_their_own_events() -> None:
@@ -147,7 +165,7 @@ def test_a_timeline_resumed_from_its_head_continues_where_the_history_ends(
     history.record_touch("click", "t-1", "camp", actor="admin", occurred_at=T0)
     if opted_out:
         history.opt_out(actor="admin", occurred_at=T0)
-    resumed = MemberTimeline.from_head("m-1", history.version, opted_out, T1)
+    resumed = MemberTimeline.from_head(history.id, "m-1", history.version, opted_out, T1)
     assert (resumed.id, resumed.version, resumed.opted_out) == (
         history.id, history.version, opted_out)
     if opted_out:
