@@ -7,7 +7,7 @@ Handlers receive narrow dependencies by name (`management`, `ingestion`, `reads`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from adapters.http.admission import AdmissionLimits, admission_control
 from adapters.http.auth import Authenticator
 from adapters.http.conversion_routes import ConversionRoutes
 from adapters.http.errors import exception_handlers
+from adapters.http.health_cache import CachedHealth, HealthProbe
 from adapters.http.fact_routes import FactRoutes
 from adapters.http.management_routes import CampaignRoutes, TagRoutes
 from adapters.http.nul_guard import reject_nul_bytes
@@ -36,7 +37,6 @@ from application.read_service import ReadService
 
 # Every dependency's state by name ("ok", or "unreachable: why") and any figures beside them;
 # bounded in time by whoever builds it (adapters/bootstrap.py).
-HealthProbe = Callable[[], Awaitable[dict[str, Any]]]
 HEALTH_DEPENDENCIES = ("event_store", "nats")
 
 
@@ -61,7 +61,8 @@ class HttpServices:
      responses={503: ResponseSpec(Health, description="A dependency is unreachable")})
 async def health(health_probe: HealthProbe) -> Response[Health]:
     """200 when every dependency answers; 503 naming the ones that do not."""
-    # Async and on its own connection: it never queues behind the write path's threads.
+    # From memory, renewed in the background on its own connection: it never queues behind
+    # the write path, nor pays for a connection per call (adapters/http/health_cache.py).
     checks = await health_probe()
     ok = all(checks[name] == "ok" for name in HEALTH_DEPENDENCIES if name in checks)
     return Response(Health(status="ok" if ok else "unavailable", checks=checks),
@@ -84,6 +85,7 @@ def create_app(services: HttpServices) -> Litestar:
         security=[{"bearer": []}],
         use_handler_docstrings=True,
     )
+    cached_health = CachedHealth(services.health)
     authenticate = Authenticator(services.admin_token, services.management)
     app = Litestar(
         route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
@@ -97,13 +99,14 @@ def create_app(services: HttpServices) -> Litestar:
             "ingestion": _value(services.ingestion),
             "reads": _value(services.reads),
             "read_side_status": _value(services.read_side_status),
-            "health_probe": _value(services.health),
+            "health_probe": _value(cached_health),
             "public_url": _value(services.public_url),
         },
         exception_handlers=exception_handlers(  # type: ignore[arg-type]
             services.unavailable_errors),
         openapi_config=openapi,
-        on_shutdown=list(services.on_shutdown),
+        on_startup=[cached_health.start],
+        on_shutdown=[cached_health.stop, *services.on_shutdown],
         debug=False,
         logging_config=None,  # adapters/logs.py configures logging once for the process
     )
