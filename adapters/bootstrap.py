@@ -170,6 +170,7 @@ def build_container(settings: Settings, admin_token: str) -> Container:
         ingestion = IngestionApp(management)
         state = read_side_state_for(management.recorder)
         deployment = new_deployment_id()  # the store lives and dies with this process
+    ingestion.dead_letter_days = settings.dead_letter_days
     return Container(settings=settings, admin_token=admin_token, management=management,
                      ingestion=ingestion, state=state,
                      topology=Topology.for_deployment(deployment))

@@ -26,6 +26,7 @@ class Settings:
     db_timeout: int = 3  # seconds a request waits for a database connection before a 503
     max_write_batches: int = 8  # write batches in flight per process; more answer 503 at once
     api_rate: float = 0.0  # requests a second per credential (429 beyond); 0: no limit
+    dead_letter_days: int = 30  # dead letters older than this are deleted (ADR 0028)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -51,6 +52,7 @@ class Settings:
             db_timeout=int(get("DB_TIMEOUT") or 3),
             max_write_batches=int(get("MAX_WRITE_BATCHES") or 8),
             api_rate=float(get("API_RATE") or 0),
+            dead_letter_days=int(get("DEAD_LETTER_DAYS") or 30),
         )
 
     @property

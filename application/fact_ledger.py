@@ -10,8 +10,9 @@ in-memory recorder here serves the tests, the PostgreSQL one lives in adapters/p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
@@ -65,6 +66,8 @@ class DeadLetter:
     received_at: datetime
     actor: str
     payload: Any
+    truncated: bool = False  # the payload is the first MAX_PAYLOAD bytes of its JSON text
+    id: int = 0  # its row id once stored (0 before)
 
     def __post_init__(self) -> None:
         # A rejected item may carry any JSON text, including U+0000, which PostgreSQL text and
@@ -72,6 +75,40 @@ class DeadLetter:
         # dead letter is for people to review, so NUL is kept visibly as U+FFFD instead.
         for name in ("event_id", "field", "detail", "payload"):
             object.__setattr__(self, name, without_nul(getattr(self, name)))
+        if not self.truncated:
+            text = json.dumps(self.payload, ensure_ascii=False, separators=(",", ":"), default=str)
+            raw = text.encode("utf-8", "replace")
+            if len(raw) > MAX_PAYLOAD:
+                cut = raw[:MAX_PAYLOAD].decode("utf-8", "ignore")
+                object.__setattr__(self, "payload", without_nul(cut))
+                object.__setattr__(self, "truncated", True)
+
+
+# A dead letter's payload is kept whole up to this many bytes of JSON text (issue 9.6).
+MAX_PAYLOAD = 16 * 1024
+
+
+@dataclass(frozen=True)
+class DeadLetterQuery:
+    """Which of an actor's dead letters to list, newest first (GET /v1/dead-letters)."""
+
+    actor: str
+    kind: str | None = None
+    reason: str | None = None
+    received_from: datetime | None = None
+    received_before: datetime | None = None
+    before_id: int | None = None  # keyset: only rows with a smaller id
+    limit: int = 100
+
+
+def matches(letter: DeadLetter, query: DeadLetterQuery) -> bool:
+    """Whether the query selects this dead letter (the in-memory recorder's filter)."""
+    return (letter.actor == query.actor
+            and (query.kind is None or letter.kind == query.kind)
+            and (query.reason is None or letter.reason == query.reason)
+            and (query.received_from is None or letter.received_at >= query.received_from)
+            and (query.received_before is None or letter.received_at < query.received_before)
+            and (query.before_id is None or letter.id < query.before_id))
 
 
 def without_nul(value: Any) -> Any:
@@ -123,6 +160,14 @@ class FactRecorder(Protocol):
 
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 
+    def find_dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]:
+        """The query's dead letters, newest (highest id) first."""
+        ...
+
+    def expire_dead_letters(self, before: datetime) -> int:
+        """Delete the dead letters received before this moment; how many went."""
+        ...
+
     def select_member_keys(self, member_ids: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
         """Per known member id: its timeline id and key (ADR 0027)."""
         ...
@@ -150,6 +195,7 @@ class InMemoryFactRecorder(POPOApplicationRecorder):
         self.duplicates: list[DuplicateEntry] = []
         self.dead_letters: list[DeadLetter] = []
         self.member_keys: dict[str, tuple[UUID, bytes]] = {}
+        self._last_id = 0
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         ledger: Ledger = kwargs.get("ledger") or Ledger()
@@ -164,7 +210,9 @@ class InMemoryFactRecorder(POPOApplicationRecorder):
             ids = super().insert_events(stored_events, **kwargs) if stored_events else []
             self.fact_keys.update({(k.scope, k.event_id): k for k in ledger.fact_keys})
             self.duplicates.extend(ledger.duplicates)
-            self.dead_letters.extend(ledger.dead_letters)
+            for letter in ledger.dead_letters:
+                self._last_id += 1
+                self.dead_letters.append(replace(letter, id=self._last_id))
             self.member_keys.update({m: (t, k) for m, t, k in ledger.member_keys})
             for member_id in ledger.erasures:
                 self._erase(member_id)
@@ -233,3 +281,13 @@ class InMemoryFactRecorder(POPOApplicationRecorder):
 
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         return self.dead_letters[-limit:][::-1]
+
+    def find_dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]:
+        found = [d for d in reversed(self.dead_letters) if matches(d, query)]
+        return found[:query.limit]
+
+    def expire_dead_letters(self, before: datetime) -> int:
+        kept = [d for d in self.dead_letters if d.received_at >= before]
+        gone = len(self.dead_letters) - len(kept)
+        self.dead_letters = kept
+        return gone

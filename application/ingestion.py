@@ -7,8 +7,10 @@ for the whole batch in one query, not one at a time (issue 2, benchmark).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -22,6 +24,7 @@ from application.errors import Forbidden
 from application.fact_checks import FactChecks
 from application.fact_ledger import (
     DeadLetter,
+    DeadLetterQuery,
     DuplicateEntry,
     FactKey,
     FactRecorder,
@@ -36,6 +39,7 @@ from domain.member_timeline import MemberTimeline, timeline_id
 from domain.validation import Invalid, check_identifier
 
 MAX_ATTEMPTS = 5
+EXPIRY_EVERY = 60.0  # seconds: dead letters are expired at most this often per process
 # The head query's "last state change": consent, and erasure (an erased timeline is never
 # resumed; the member, if they come back, gets a new timeline and key).
 CONSENT_TOPICS = (MemberTimeline.OptedOut.TOPIC, MemberTimeline.OptedIn.TOPIC,
@@ -54,6 +58,8 @@ class IngestionApp(Application[UUID]):
         super().__init__(env)
         self.catalogue = catalogue
         self.clock = clock
+        self.dead_letter_days = 30  # CONVTRACK_DEAD_LETTER_DAYS (ADR 0028)
+        self._expired_at: float | None = None  # monotonic time of the last expiry
 
     def construct_mapper(self) -> MemberMapper:
         """The library's mapper, sealing what names a member under their key (ADR 0027)."""
@@ -121,6 +127,23 @@ class IngestionApp(Application[UUID]):
             checks.conversion(i, item) if isinstance(item, ConversionIn) else item
             for i, item in enumerate(items)
         ])
+
+    def list_dead_letters(self, caller: Caller, query: DeadLetterQuery) -> list[DeadLetter]:
+        """The caller's own rejected items (its `actor`), newest first."""
+        return self.ledger.find_dead_letters(
+            DeadLetterQuery(caller.actor, query.kind, query.reason, query.received_from,
+                            query.received_before, query.before_id, query.limit))
+
+    def expire_dead_letters(self) -> int:
+        """Delete dead letters older than `dead_letter_days` (ADR 0028); how many went."""
+        self._expired_at = time.monotonic()
+        return self.ledger.expire_dead_letters(
+            self.clock() - timedelta(days=self.dead_letter_days))
+
+    def _expire_now_and_then(self) -> None:
+        """Expire dead letters, at most once every EXPIRY_EVERY seconds (bounded work)."""
+        if self._expired_at is None or time.monotonic() - self._expired_at >= EXPIRY_EVERY:
+            self.expire_dead_letters()
 
     def opt_out(self, caller: Caller, member_id: str) -> MemberTimeline:
         """From now on, record nothing about this member (admin)."""
@@ -227,6 +250,8 @@ class IngestionApp(Application[UUID]):
                                                 plan.source, plan.campaign_id))
             results[plan.index] = ItemResult.accepted(plan.event_id)
         self.save(*timelines.values(), ledger=ledger)
+        if ledger.dead_letters:
+            self._expire_now_and_then()
         return [r for r in results if r is not None]
 
     def _keep_dead_letters(

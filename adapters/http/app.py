@@ -21,6 +21,7 @@ from adapters.http.action_routes import ActionRoutes
 from adapters.http.admission import AdmissionLimits, admission_control
 from adapters.http.auth import Authenticator
 from adapters.http.conversion_routes import ConversionRoutes
+from adapters.http.dead_letter_routes import DeadLetterRoutes
 from adapters.http.errors import exception_handlers
 from adapters.http.health_cache import CachedHealth, HealthProbe
 from adapters.http.fact_routes import FactRoutes
@@ -89,7 +90,8 @@ def create_app(services: HttpServices) -> Litestar:
     authenticate = Authenticator(services.admin_token, services.management)
     app = Litestar(
         route_handlers=[health, AccountRoutes, TagRoutes, CampaignRoutes, ActionRoutes,
-                        FactRoutes, ConversionRoutes, ReadRoutes, *OPS_ROUTES],
+                        FactRoutes, DeadLetterRoutes, ConversionRoutes, ReadRoutes,
+                        *OPS_ROUTES],
         # Admission first: overload is refused before any other work (ADR 0026).
         middleware=[admission_control(services.admission), reject_nul_bytes,
                     http_metrics_middleware()],

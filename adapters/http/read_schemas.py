@@ -159,3 +159,23 @@ class AuditPage(msgspec.Struct):
 
     items: list[AuditItemOut]
     next_cursor: str | None
+
+
+class DeadLetterOut(msgspec.Struct):
+    """A rejected item as it was kept: its reason, and its payload (truncated past 16 KB)."""
+
+    event_id: str | None
+    kind: str
+    reason: str
+    field: str | None
+    detail: str
+    received_at: datetime
+    payload: Any
+    truncated: bool
+
+
+class DeadLetterPage(msgspec.Struct):
+    """The caller's dead letters, newest first; next_cursor continues after the last."""
+
+    items: list[DeadLetterOut]
+    next_cursor: str | None

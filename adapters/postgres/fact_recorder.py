@@ -8,6 +8,7 @@ the events (ADR 0004).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,10 +16,17 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
-from application.fact_ledger import DeadLetter, DuplicateEntry, FactKey, Ledger, MemberHead
+from application.fact_ledger import (
+    DeadLetter,
+    DeadLetterQuery,
+    DuplicateEntry,
+    FactKey,
+    Ledger,
+    MemberHead,
+)
 
 
 class PostgresFactRecorder(PostgresApplicationRecorder):
@@ -51,6 +59,12 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
             SQL("CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, kind text NOT NULL, "
                 "event_id text, field text, reason text NOT NULL, detail text NOT NULL, "
                 "received_at timestamptz NOT NULL, actor text NOT NULL, payload jsonb)"
+                ).format(self._dead),
+            # Issue 9.6: tables made before payloads were capped; the listing's index (one
+            # index scan per page: an actor's rows by id, newest first).
+            SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS truncated boolean NOT NULL "
+                "DEFAULT false").format(self._dead),
+            SQL("CREATE INDEX IF NOT EXISTS dead_letters_actor_id ON {} (actor, id)"
                 ).format(self._dead),
             # ADR 0027: a member's key and random timeline id; erasure deletes the row.
             SQL("CREATE TABLE IF NOT EXISTS {} (member_id text PRIMARY KEY, "
@@ -133,9 +147,10 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
         if ledger.dead_letters:
             curs.executemany(
                 SQL("INSERT INTO {} (kind, event_id, field, reason, detail, received_at, actor, "
-                    "payload) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(self._dead),
+                    "payload, truncated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    ).format(self._dead),
                 [(d.kind, d.event_id, d.field, d.reason, d.detail, d.received_at, d.actor,
-                  Jsonb(d.payload)) for d in ledger.dead_letters])
+                  Jsonb(d.payload), d.truncated) for d in ledger.dead_letters])
 
     def find_fact_keys(self, scope: str, event_ids: Sequence[str]) -> dict[str, FactKey]:
         """The recorded keys among these event ids."""
@@ -213,12 +228,42 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The most recent rejected items, newest first."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT kind, event_id, field, reason, detail, received_at, actor, "
-                             "payload FROM {} ORDER BY id DESC LIMIT %s").format(self._dead),
-                         (limit,))
-            return [DeadLetter(r["kind"], r["event_id"], r["field"], r["reason"], r["detail"],
-                               r["received_at"], r["actor"], r["payload"])
-                    for r in curs.fetchall()]
+            curs.execute(SQL("SELECT id, kind, event_id, field, reason, detail, received_at, "
+                             "actor, payload, truncated FROM {} ORDER BY id DESC LIMIT %s"
+                             ).format(self._dead), (limit,))
+            return [_dead_letter(r) for r in curs.fetchall()]
+
+    def find_dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]:
+        """The query's dead letters, newest first: one scan of the (actor, id) index."""
+        where: list[Composable] = [SQL("actor = %s")]
+        args: list[Any] = [query.actor]
+        for column, op, value in (("kind", "=", query.kind), ("reason", "=", query.reason),
+                                  ("received_at", ">=", query.received_from),
+                                  ("received_at", "<", query.received_before),
+                                  ("id", "<", query.before_id)):
+            if value is not None:
+                where.append(SQL("{} {} %s").format(Identifier(column), SQL(op)))
+                args.append(value)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT id, kind, event_id, field, reason, detail, received_at, "
+                             "actor, payload, truncated FROM {} WHERE {} "
+                             "ORDER BY id DESC LIMIT %s").format(
+                                 self._dead, SQL(" AND ").join(where)),
+                         (*args, query.limit))
+            return [_dead_letter(r) for r in curs.fetchall()]
+
+    def expire_dead_letters(self, before: datetime) -> int:
+        """Delete the dead letters received before this moment, in one statement."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("DELETE FROM {} WHERE received_at < %s").format(self._dead),
+                         (before,))
+            return curs.rowcount
+
+
+def _dead_letter(r: DictRow) -> DeadLetter:
+    """A dead_letters row as a DeadLetter."""
+    return DeadLetter(r["kind"], r["event_id"], r["field"], r["reason"], r["detail"],
+                      r["received_at"], r["actor"], r["payload"], r["truncated"], r["id"])
 
 
 # ADR 0027: erasing a member, in the transaction that records their `Erased` event. The ids
