@@ -30,6 +30,7 @@ from adapters.bootstrap import (
     build_read_models,
     catch_up_from_store,
 )
+from adapters.nats.envelope import MSG_ID
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology
 from adapters.postgres.listen import Wakeup
@@ -37,7 +38,7 @@ from adapters.read_side.relay import Relay
 from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
 from adapters.read_side.worker import WorkerOptions
 from adapters.settings import Settings
-from tests.adapters.read_side_support import wait_until
+from tests.adapters.read_side_support import store_events, wait_until
 
 # Small batches on both hops, so one phase of the workload is cut across many projection
 # batches: a member's conversion and its late touch land in different batches, as in production
@@ -156,3 +157,28 @@ def rebuilt(container: Container) -> Iterator[tuple[Container, ReadModels]]:
     finally:
         read_models.close()  # not twin.close(): the applications are the live container's
         drop_schema(settings.database_url, schema)
+
+
+def stream_msg_ids(url: str, topology: Topology) -> list[str]:
+    """The Nats-Msg-Id of every message in a stream, read with an ephemeral consumer."""
+    async def read() -> list[str]:
+        connection = await nats.connect(url)
+        try:
+            js = connection.jetstream()
+            total = (await js.stream_info(topology.stream)).state.messages
+            subscription = await js.pull_subscribe(f"{topology.root}.>", stream=topology.stream)
+            ids: list[str] = []
+            while len(ids) < total:
+                for message in await subscription.fetch(1000, timeout=5):
+                    ids.append((message.headers or {})[MSG_ID])
+                    await message.ack()
+            await subscription.unsubscribe()
+            return ids
+        finally:
+            await connection.close()
+    return asyncio.run(read())
+
+
+def expected_msg_ids(container: Container) -> list[str]:
+    """The message ids of every event in a deployment's store, sorted."""
+    return sorted(container.topology.msg_id(a, p) for a, p in store_events(container))

@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from adapters.bootstrap import Container, build_app, build_container, build_read_models
 from adapters.metrics import PROJECTION_FOREIGN, PROJECTION_GAP_FILLS, RELAY_DUPLICATES
-from adapters.nats.envelope import DEPLOYMENT, MSG_ID, to_message
+from adapters.nats.envelope import DEPLOYMENT, to_message
 from adapters.nats.stream import ensure_stream
 from adapters.nats.subjects import Topology, snake
 from adapters.postgres.deployment import deployment_id
@@ -41,7 +41,12 @@ from tests.adapters.read_side_support import (
 from tests.conftest import ADMIN_TOKEN
 from tests.e2e.fault_process import WORKER_OPTIONS
 from tests.e2e.live_answers import assert_live_equals_rebuild, list_all_conversions
-from tests.e2e.live_stack import drop_stream, start_read_side
+from tests.e2e.live_stack import (
+    drop_stream,
+    expected_msg_ids,
+    start_read_side,
+    stream_msg_ids,
+)
 from tests.e2e.live_workload import Advertiser, FactMaker, batches_of, catalogue
 
 
@@ -74,31 +79,6 @@ def container_in(database_url: str, schema: str) -> Container:
     """A deployment's write side in this database and schema."""
     return build_container(Settings(database_url=database_url, database_schema=schema,
                                     pool_size=2), ADMIN_TOKEN)
-
-
-def stream_msg_ids(url: str, topology: Topology) -> list[str]:
-    """Every message id in a stream, read with an ephemeral consumer."""
-    async def read() -> list[str]:
-        connection = await nats.connect(url)
-        try:
-            js = connection.jetstream()
-            total = (await js.stream_info(topology.stream)).state.messages
-            subscription = await js.pull_subscribe(f"{topology.root}.>", stream=topology.stream)
-            ids: list[str] = []
-            while len(ids) < total:
-                for message in await subscription.fetch(1000, timeout=5):
-                    ids.append((message.headers or {})[MSG_ID])
-                    await message.ack()
-            await subscription.unsubscribe()
-            return ids
-        finally:
-            await connection.close()
-    return asyncio.run(read())
-
-
-def expected_msg_ids(container: Container) -> list[str]:
-    """The message ids of every event in a deployment's store."""
-    return sorted(container.topology.msg_id(a, p) for a, p in store_events(container))
 
 
 def foreign_count() -> float:

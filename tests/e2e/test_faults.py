@@ -22,7 +22,7 @@ from nats.js.api import ConsumerInfo
 
 from adapters.bootstrap import Container
 from adapters.metrics import PROJECTION_GAP_FILLS
-from adapters.nats.envelope import MSG_ID, to_message
+from adapters.nats.envelope import to_message
 from adapters.nats.subjects import Topology
 from adapters.postgres.listen import Wakeup
 from adapters.read_side.relay import Relay
@@ -38,6 +38,7 @@ from tests.adapters.read_side_support import (
     wait_until,
 )
 from tests.e2e.fault_process import WORKER_OPTIONS
+from tests.e2e.live_stack import expected_msg_ids, stream_msg_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,30 +96,6 @@ def consumer_info(url: str, topology: Topology, projection: str) -> ConsumerInfo
         finally:
             await connection.close()
     return asyncio.run(ask())
-
-
-def stream_msg_ids(url: str, topology: Topology) -> list[str]:
-    """The Nats-Msg-Id of every message in the stream."""
-    async def read() -> list[str]:
-        connection = await nats.connect(url)
-        js = connection.jetstream()
-        try:
-            total = (await js.stream_info(topology.stream)).state.messages
-            subscription = await js.pull_subscribe(f"{topology.root}.>", stream=topology.stream)
-            ids: list[str] = []
-            while len(ids) < total:
-                for message in await subscription.fetch(1000, timeout=5):
-                    ids.append((message.headers or {})[MSG_ID])
-                    await message.ack()
-            return ids
-        finally:
-            await connection.close()
-    return asyncio.run(read())
-
-
-def expected_msg_ids(container: Container) -> list[str]:
-    return sorted(container.topology.msg_id(app, position)
-                  for app, position in store_events(container))
 
 
 @pytest.mark.slow
