@@ -121,10 +121,9 @@ def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> in
 
 
 def _serve(settings: Settings, *, demo: bool, workers: bool) -> int:
-    import uvicorn
-
     from adapters.bootstrap import build_app, build_container, build_read_models
     from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
+    from adapters.runtime.http_server import serve_http
 
     token, generated = ensure_admin_token(settings)
     with servers(settings) as settings, ExitStack() as stack:
@@ -143,10 +142,10 @@ def _serve(settings: Settings, *, demo: bool, workers: bool) -> int:
         stack.callback(runtime.stop)
         if demo:
             print_demo(settings, load_demo_once(settings, container))
-        # Idle keep-alive connections are closed after 5 s: a client that opens many and sends
-        # nothing does not hold the server's slots (issue 9: admission).
-        uvicorn.run(build_app(container, read_models, runtime.nats_status), host=settings.host,
-                    port=settings.port, log_config=None, access_log=False, timeout_keep_alive=5)
+        # Idle and half-sent connections are closed: a client that opens many and sends
+        # nothing, or trickles, does not hold the server's slots (ADR 0029).
+        serve_http(build_app(container, read_models, runtime.nats_status), host=settings.host,
+                   port=settings.port, read_timeout=settings.request_read_timeout)
     return 0
 
 

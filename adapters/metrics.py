@@ -67,6 +67,10 @@ PROJECTION_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0,
              2.5, 5.0, 10.0, 30.0, 60.0))
 
+READ_TIMEOUTS = Counter("convtrack_http_read_timeouts_total",
+                        "Connections closed because a request did not arrive in full within "
+                        "CONVTRACK_REQUEST_READ_TIMEOUT (ADR 0029)")
+
 
 def count_fact_results(kind: str, results: Iterable[ItemResult]) -> None:
     """Count one batch's answers: accepted, duplicate, or rejected by reason."""

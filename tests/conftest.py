@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -57,8 +58,9 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_schema(database_url: str) -> Iterator[str]:
-    """A fresh, uniquely named schema for one test, dropped with everything in it afterwards."""
+def pg_schema(database_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, uniquely named schema for one test, dropped with everything in it afterwards,
+    and so are the JetStream streams of the deployment it held."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
@@ -66,7 +68,37 @@ def pg_schema(database_url: str) -> Iterator[str]:
         yield name
     finally:
         with psycopg.connect(database_url, autocommit=True) as connection:
+            deployment = deployment_in(connection, name)
             connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        # Streams reserve their byte limit on the server (4 GiB each, adapters/nats/stream.py):
+        # a run that left them behind once filled the shared NATS's JetStream storage.
+        nats_url = (os.environ.get("CONVTRACK_TEST_NATS_URL")
+                    or (request.getfixturevalue("nats_url")
+                        if "nats_url" in request.fixturenames else None))
+        if deployment is not None and nats_url:
+            asyncio.run(delete_streams(nats_url, Topology.for_deployment(deployment)))
+
+
+def deployment_in(connection: psycopg.Connection[object], schema: str) -> str | None:
+    """The deployment id a schema holds (adapters/postgres/deployment.py), if it got one."""
+    table = connection.execute("SELECT to_regclass(%s)",
+                               (f'"{schema}".deployment',)).fetchone()
+    if table is None or table[0] is None:
+        return None
+    row = connection.execute(sql.SQL("SELECT id FROM {}.deployment")
+                             .format(sql.Identifier(schema))).fetchone()
+    return str(row[0]) if row else None
+
+
+async def delete_streams(nats_url: str, topology: Topology) -> None:
+    """This deployment's event and fire streams, wherever the test left them."""
+    connection = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=0)
+    try:
+        for stream in (topology.stream, f"{topology.stream}-FIRES"):
+            with contextlib.suppress(Exception):
+                await connection.jetstream().delete_stream(stream)
+    finally:
+        await connection.close()
 
 
 

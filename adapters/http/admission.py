@@ -34,7 +34,7 @@ MAX_TRACKED_KEYS = 10_000  # buckets kept; the least recently seen are forgotten
 class AdmissionLimits:
     """How much this process takes at once; 0 means no limit."""
 
-    max_write_batches: int = 8
+    max_write_batches: int = 1
     rate_per_key: float = 0.0  # requests a second per credential
 
 
