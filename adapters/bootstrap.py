@@ -10,7 +10,8 @@ they wire take explicit collaborators and never import this one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,10 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
-from adapters.http.admission import AdmissionLimits
+from adapters.http.admission import AdmissionLimits, TokenBuckets
 from adapters.http.app import HealthProbe, HttpServices, create_app
+from adapters.http.collect_routes import CollectGate, member_admission
+from adapters.nats.fire_publisher import FirePublisher
 from adapters.nats.subjects import Topology
 from adapters.postgres.attribution_store import PostgresAttributionView
 from adapters.postgres.audit_store import PostgresAuditView
@@ -34,11 +37,18 @@ from adapters.postgres.read_models import create_read_models, open_pool
 from adapters.postgres.read_side_state import ReadSideState, read_side_state_for
 from adapters.postgres.report_queries import PostgresReportQueries
 from adapters.read_side.catch_up import DEFAULT_BATCH_SIZE, catch_up
+from adapters.read_side.collection_follower import CollectionFollower
 from adapters.read_side.runtime import ReadSideParts
 from adapters.read_side.status import StatusSource, get_read_side_status
+from adapters.secret_keys import configured_secret_keys
 from adapters.settings import Settings
+from application.clicks import ClickTokens
+from application.collection_model import CollectionModel
+from application.collector import Collector, FireSink, Identify
+from application.fires import Fire
 from application.ingestion import IngestionApp
 from application.management import ManagementApp
+from application.member_tokens import MIN_KEY_BYTES, MemberTokens
 from application.read_service import ReadService
 from projections.attribution.projection import AttributionProjection
 from projections.attribution.records import AttributionQueries
@@ -67,6 +77,8 @@ class Container:
     ingestion: IngestionApp
     state: ReadSideState  # relay positions and worker heartbeats
     topology: Topology  # this deployment's identity, stream, subjects and consumers (ADR 0023)
+    # Sign member and click tokens, the first signing and all verifying (ADR 0030).
+    secret_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def sources(self) -> dict[str, Application[Any]]:
@@ -81,7 +93,7 @@ class Container:
         """What the relay and workers run on."""
         settings = self.settings
         return ReadSideParts(self.sources, self.state, self.topology, settings.database_url,
-                             settings.database_schema)
+                             settings.database_schema, record_fires=self.ingestion.record_fires)
 
     def close(self) -> None:
         """Release database connections."""
@@ -145,8 +157,15 @@ def ensure_schema(database_url: str, schema: str) -> None:
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
 
 
-def build_container(settings: Settings, admin_token: str) -> Container:
-    """Applications on PostgreSQL when a database URL is set, else in memory (tests, demos)."""
+def build_container(settings: Settings, admin_token: str,
+                    secret_keys: Sequence[bytes] | None = None) -> Container:
+    """Applications on PostgreSQL when a database URL is set, else in memory (tests, demos).
+
+    Token keys: `secret_keys` (`serve` passes adapters/secret_keys.ensure_secret_keys'), else
+    the configured ones, else a random key that lives and dies with this process.
+    """
+    keys = tuple(secret_keys or configured_secret_keys(settings)
+                 or (secrets.token_bytes(MIN_KEY_BYTES),))
     if settings.database_url:
         env = eventsourcing_env(settings.database_url, settings.database_schema,
                                 settings.pool_size, settings.db_timeout)
@@ -173,7 +192,7 @@ def build_container(settings: Settings, admin_token: str) -> Container:
     ingestion.dead_letter_days = settings.dead_letter_days
     return Container(settings=settings, admin_token=admin_token, management=management,
                      ingestion=ingestion, state=state,
-                     topology=Topology.for_deployment(deployment))
+                     topology=Topology.for_deployment(deployment), secret_keys=keys)
 
 
 def build_read_models(container: Container) -> ReadModels:
@@ -235,22 +254,79 @@ def health_probe(container: Container, nats_status: Callable[[], str] | None = N
     return probe
 
 
+@dataclass
+class Collection:
+    """This process's collector (ADR 0031-0033): its catalogue in memory, kept current from the
+    management log, and where accepted fires go; started and stopped with the HTTP app."""
+
+    collector: Collector
+    gate: CollectGate
+    follower: CollectionFollower
+    publisher: FirePublisher | None
+
+    async def start(self) -> None:
+        """Load the catalogue, then follow it; connect to NATS in the background."""
+        if self.publisher is not None:
+            await self.publisher.start()
+        await self.follower.start()
+
+    async def stop(self) -> None:
+        """Stop following and close the NATS connection."""
+        await self.follower.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()
+
+
+class _NoSink:
+    """Where fires go without a configured NATS (in-memory tests, demos): nowhere, counted."""
+
+    async def publish(self, fire: Fire) -> bool:
+        return False
+
+
+def build_collection(container: Container, identify: Identify, sink: FireSink | None = None
+                     ) -> Collection:
+    """The collector over the container's management log; fires go to `sink`, else to the
+    deployment's fires stream on the configured NATS."""
+    settings = container.settings
+    model = CollectionModel()
+    follower = CollectionFollower(container.management, model, settings.database_url)
+    publisher = None
+    if sink is None and settings.nats_url:
+        publisher = FirePublisher(settings.nats_url, container.topology,
+                                  settings.collect_publish_timeout)
+    collector = Collector(model, sink or publisher or _NoSink(), identify, member_admission(),
+                          follower.catch_up)
+    rate = settings.collect_ip_rate
+    gate = CollectGate(collector, TokenBuckets(rate) if rate > 0 else None,
+                       settings.collect_proxy_hops)
+    return Collection(collector, gate, follower, publisher)
+
+
 def build_app(container: Container, read_models: ReadModels | None = None,
-              nats_status: Callable[[], str] | None = None) -> Litestar:
+              nats_status: Callable[[], str] | None = None,
+              collection: Collection | None = None) -> Litestar:
     """The HTTP app over the container and read models (built here, and closed with the app,
-    when not given); `nats_status` is the read-side runtime's, when one runs in the process."""
+    when not given); `nats_status` is the read-side runtime's, when one runs in the process;
+    `collection` the collector (built here over the container's NATS when not given)."""
     owned = read_models is None
     models = read_models if read_models is not None else build_read_models(container)
+    keys = container.secret_keys or (secrets.token_bytes(MIN_KEY_BYTES),)
+    member_tokens = MemberTokens(keys)
+    collection = collection or build_collection(container, member_tokens.verify)
     return create_app(HttpServices(
         admin_token=container.admin_token, public_url=container.settings.base_url,
         management=container.management, ingestion=container.ingestion,
         reads=read_service(container, models),
         read_side_status=read_side_status(container, models),
         health=health_probe(container, nats_status),
-        on_shutdown=[models.close] if owned else [],
+        on_startup=[collection.start],
+        on_shutdown=[collection.stop, *([models.close] if owned else [])],
         unavailable_errors=(psycopg.OperationalError, psycopg.InterfaceError),
         admission=AdmissionLimits(container.settings.max_write_batches,
-                                  container.settings.api_rate)))
+                                  container.settings.api_rate),
+        member_tokens=member_tokens, click_tokens=ClickTokens(keys),
+        collector=collection.collector, collect_gate=collection.gate))
 
 
 def catch_up_from_store(read_models: ReadModels, container: Container,

@@ -12,7 +12,7 @@ from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from adapters.preflight import StartupError, check_database, check_nats
+from adapters.preflight import StartupError, check_database, check_nats, check_tls
 from adapters.runtime.data_dir_lock import DataDirInUse, DataDirLock
 from adapters.settings import Settings, ensure_admin_token
 
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="projection name; repeat for several (default: all)")
     worker.add_argument("--relay", action="store_true",
                         help="also run the relay (when no `serve` process does)")
+    worker.add_argument("--fires", action="store_true",
+                        help="also run the fires consumer beside named projections (it runs "
+                             "by default when no --projection is given)")
     worker.add_argument("--metrics-port", type=int,
                         help="serve Prometheus metrics on this port (workers have no HTTP API)")
     args = parser.parse_args(argv)
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return serve_command(settings, demo=args.demo, workers=not args.no_workers)
         return worker_command(settings, args.projection, relay=args.relay,
-                              metrics_port=args.metrics_port)
+                              metrics_port=args.metrics_port,
+                              fires=args.fires or not args.projection)
     except KeyboardInterrupt:
         return 130
     except (StartupError, DataDirInUse) as refused:
@@ -116,6 +120,7 @@ def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> in
     """Run everything in one process until SIGINT/SIGTERM."""
     # The lock first: a second process on this folder leaves before it touches anything.
     with DataDirLock(settings.data_dir):
+        check_tls(settings.tls_cert, settings.tls_key)
         check_configured_servers(settings)
         return _serve(settings, demo=demo, workers=workers)
 
@@ -123,12 +128,15 @@ def serve_command(settings: Settings, *, demo: bool, workers: bool = True) -> in
 def _serve(settings: Settings, *, demo: bool, workers: bool) -> int:
     from adapters.bootstrap import build_app, build_container, build_read_models
     from adapters.read_side.runtime import ReadSideOptions, ReadSideRuntime
+    from adapters.runtime.gc_tuning import tune_garbage_collector
     from adapters.runtime.http_server import serve_http
+    from adapters.secret_keys import ensure_secret_keys
 
     token, generated = ensure_admin_token(settings)
+    keys = ensure_secret_keys(settings)  # kept in the data folder: cookies outlive a restart
     with servers(settings) as settings, ExitStack() as stack:
         assert settings.nats_url is not None
-        container = build_container(settings, token)
+        container = build_container(settings, token, keys)
         stack.callback(container.close)
         read_models = build_read_models(container)
         stack.callback(read_models.close)
@@ -142,20 +150,23 @@ def _serve(settings: Settings, *, demo: bool, workers: bool) -> int:
         stack.callback(runtime.stop)
         if demo:
             print_demo(settings, load_demo_once(settings, container))
+        tune_garbage_collector()  # start-up is done (ADR 0034)
         # Idle and half-sent connections are closed: a client that opens many and sends
         # nothing, or trickles, does not hold the server's slots (ADR 0029).
         serve_http(build_app(container, read_models, runtime.nats_status), host=settings.host,
-                   port=settings.port, read_timeout=settings.request_read_timeout)
+                   port=settings.port, read_timeout=settings.request_read_timeout,
+                   tls_cert=settings.tls_cert, tls_key=settings.tls_key)
     return 0
 
 
 def worker_command(
     settings: Settings, names: list[str] | None, *, relay: bool = False,
-    metrics_port: int | None = None,
+    metrics_port: int | None = None, fires: bool = True,
 ) -> int:
     """Run projection workers against configured servers (no HTTP)."""
     from adapters.bootstrap import build_container, build_read_models
     from adapters.read_side.runtime import run_worker
+    from adapters.runtime.gc_tuning import tune_garbage_collector
 
     if not settings.database_url or not settings.nats_url:
         print("convtrack worker needs CONVTRACK_DATABASE_URL and CONVTRACK_NATS_URL: workers "
@@ -165,9 +176,10 @@ def worker_command(
     token, _ = ensure_admin_token(settings)
     container = build_container(settings, token)
     read_models = build_read_models(container)
+    tune_garbage_collector()  # start-up is done (ADR 0034)
     try:
         run_worker(container.read_side, read_models.projections, settings.nats_url, names,
-                   relay=relay, metrics_port=metrics_port)
+                   relay=relay, metrics_port=metrics_port, fires=fires)
     except ValueError as unknown:
         print(str(unknown), file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import ssl
 from urllib.parse import urlsplit
 
 import nats
@@ -132,6 +133,24 @@ async def _reach_jetstream(url: str, timeout: float) -> None:
         if errors:
             raise errors[-1] from None
         raise
+
+
+def check_tls(cert: str | None, key: str | None) -> None:
+    """Both of CONVTRACK_TLS_CERT and CONVTRACK_TLS_KEY or neither, and a usable pair, or raise
+    StartupError."""
+    if not cert and not key:
+        return
+    if not cert or not key:
+        missing = "CONVTRACK_TLS_KEY" if cert else "CONVTRACK_TLS_CERT"
+        raise StartupError(f"{missing} is unset: HTTPS needs both CONVTRACK_TLS_CERT (the PEM "
+                           "certificate chain) and CONVTRACK_TLS_KEY (its private key), or "
+                           "neither for plain HTTP.")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        raise StartupError(
+            f"CONVTRACK_TLS_CERT ({cert}) and CONVTRACK_TLS_KEY ({key}) are not a readable PEM "
+            f"certificate chain and its private key: {first_line(error)}.") from error
 
 
 def first_line(error: BaseException) -> str:

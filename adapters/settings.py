@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -30,6 +30,17 @@ class Settings:
     request_read_timeout: float = 10.0  # seconds for a request to arrive in full (ADR 0029)
     api_rate: float = 0.0  # requests a second per credential (429 beyond); 0: no limit
     dead_letter_days: int = 30  # dead letters older than this are deleted (ADR 0028)
+    # Signing keys of member and click tokens (ADR 0030), checked by adapters/secret_keys.py.
+    secret_key: str | None = field(default=None, repr=False)
+    secret_keys_old: str | None = field(default=None, repr=False)  # comma-separated
+    # Collection (ADR 0032, 0033): fires a second per client address (0: no limit), reverse
+    # proxies to trust for X-Forwarded-For (0: none), and how long a fire waits for JetStream.
+    collect_ip_rate: float = 50.0
+    collect_proxy_hops: int = 0
+    collect_publish_timeout: float = 1.0
+    # HTTPS in the process itself (PEM files; unset: plain HTTP, TLS ended in front of it).
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -57,12 +68,20 @@ class Settings:
             request_read_timeout=float(get("REQUEST_READ_TIMEOUT") or 10),
             api_rate=float(get("API_RATE") or 0),
             dead_letter_days=int(get("DEAD_LETTER_DAYS") or 30),
+            secret_key=get("SECRET_KEY"),
+            secret_keys_old=get("SECRET_KEYS_OLD"),
+            collect_ip_rate=float(get("COLLECT_IP_RATE") or 50),
+            collect_proxy_hops=int(get("COLLECT_PROXY_HOPS") or 0),
+            collect_publish_timeout=float(get("COLLECT_PUBLISH_TIMEOUT") or 1),
+            tls_cert=get("TLS_CERT"),
+            tls_key=get("TLS_KEY"),
         )
 
     @property
     def base_url(self) -> str:
         """Where browsers reach the service (the tag snippet points here)."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return (self.public_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")
 
 
 def ensure_admin_token(settings: Settings) -> tuple[str, bool]:

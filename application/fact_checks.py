@@ -9,7 +9,6 @@ lookups are memoised for the batch: 500 touches usually name a handful of campai
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from application.access import Caller
@@ -19,7 +18,7 @@ from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
 from domain.firing import REASONS, find_refusal
 from domain.insight_tag import ROLE_RANK, InsightTag
-from domain.member_timeline import MemberTimeline, conversion_scope
+from domain.member_timeline import conversion_scope
 from domain.validation import (
     Invalid,
     check_amount,
@@ -49,6 +48,7 @@ class FactChecks:
         self._actions: dict[str, ConversionAction | None] = {}
         self._tags: dict[str, InsightTag | None] = {}
         self._clicks: dict[str, FactKey] = {}
+        self._verdicts: dict[str, tuple[ConversionAction, str, str] | Invalid] = {}
 
     def touch(self, index: int, item: TouchIn) -> Plan | Undecodable:
         """Check an impression or click; the touch scope is global (the ad platform's ids)."""
@@ -62,9 +62,8 @@ class FactChecks:
                               f"no campaign {item.campaign_id!r}")
         except Invalid as invalid:
             return _rejection(item.event_id, item.payload, invalid)
-        record = partial(_record_touch, item, self.caller.actor)
         return Plan(index, "touch", item.event_id, item.member_id, item.kind, item.payload,
-                    record, campaign_id=item.campaign_id)
+                    item, self.caller.actor, campaign_id=item.campaign_id)
 
     def resolve_click_ids(self, click_ids: list[str]) -> None:
         """Find the members of the batch's click ids at once (a click's event_id is its id)."""
@@ -84,7 +83,7 @@ class FactChecks:
         """Check a conversion; its idempotency scope is its tag (docs/attribution.md)."""
         try:
             check_identifier(item.event_id, "event_id")
-            action, tag = self._action_for_caller(item.action_id)
+            action, tag_id, scope = self._sendable(item.action_id)
             member_id = self._member_of(item, action)
             check_conversion_time(item.occurred_at, self.now)
             if item.value is not None:
@@ -92,9 +91,24 @@ class FactChecks:
                 check_currency(item.value.currency, "value.currency")
         except Invalid as invalid:
             return _rejection(item.event_id, item.payload, invalid)
-        record = partial(_record_conversion, item, str(tag.id), self.caller.actor)
-        return Plan(index, conversion_scope(str(tag.id)), item.event_id, member_id, item.source,
-                    item.payload, record)
+        return Plan(index, scope, item.event_id, member_id, item.source, item.payload, item,
+                    self.caller.actor, tag_id)
+
+    def _sendable(self, action_id: str) -> tuple[ConversionAction, str, str]:
+        """The action with its tag id and idempotency scope, if the caller may send it; the
+        verdict is the same for every item of the batch, so it is reached once per action."""
+        verdict = self._verdicts.get(action_id)
+        if verdict is None:
+            try:
+                action, tag = self._action_for_caller(action_id)
+                tag_id = str(tag.id)
+                verdict = (action, tag_id, conversion_scope(tag_id))
+            except Invalid as invalid:
+                verdict = invalid
+            self._verdicts[action_id] = verdict
+        if isinstance(verdict, Invalid):
+            raise Invalid(verdict.field, verdict.code, verdict.detail)
+        return verdict
 
     def _action_for_caller(self, action_id: str) -> tuple[ConversionAction, InsightTag]:
         action = self._action(action_id)
@@ -158,15 +172,3 @@ def _is_identifier(value: str) -> bool:
 
 def _rejection(event_id: str, payload: Any, invalid: Invalid) -> Undecodable:
     return Undecodable(event_id or None, invalid.field, invalid.code, invalid.detail, payload)
-
-
-def _record_touch(item: TouchIn, actor: str, timeline: MemberTimeline) -> None:
-    timeline.record_touch(item.kind, item.event_id, item.campaign_id, actor=actor,
-                          occurred_at=item.occurred_at)
-
-
-def _record_conversion(item: ConversionIn, tag_id: str, actor: str,
-                       timeline: MemberTimeline) -> None:
-    value = item.value.as_dict() if item.value else None
-    timeline.record_conversion(item.event_id, item.action_id, tag_id, value, item.source,
-                               item.click_id, actor=actor, occurred_at=item.occurred_at)

@@ -30,9 +30,11 @@ class MemberHead(NamedTuple):
     consent: str | None
 
 
-@dataclass(frozen=True)
-class FactKey:
-    """A recorded fact's idempotency key. `scope` is `touch` or `conversion:<tag_id>`."""
+class FactKey(NamedTuple):
+    """A recorded fact's idempotency key. `scope` is `touch` or `conversion:<tag_id>`.
+
+    A tuple of strings, one per fact of a batch: cheap to make, and untracked by the garbage
+    collector once it has seen it (ADR 0034)."""
 
     scope: str
     event_id: str

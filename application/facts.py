@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,7 +72,7 @@ class ItemResult:
         return cls(event_id, "rejected", reason, field, detail)
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     """A checked fact, ready to be recorded on its member's timeline unless it is a duplicate."""
 
@@ -83,5 +82,20 @@ class Plan:
     member_id: str | None  # None: a click id of a member who had opted out named the member
     source: str
     payload: dict[str, Any]
-    record: Callable[[MemberTimeline], None]
+    fact: TouchIn | ConversionIn
+    actor: str
+    tag_id: str | None = None  # a conversion's tag
     campaign_id: str | None = None  # a touch's campaign, kept with its key
+
+    def record(self, timeline: MemberTimeline) -> None:
+        """Record the fact on its member's timeline."""
+        fact = self.fact
+        if isinstance(fact, ConversionIn):
+            assert self.tag_id is not None
+            value = fact.value.as_dict() if fact.value else None
+            timeline.record_conversion(fact.event_id, fact.action_id, self.tag_id, value,
+                                       fact.source, fact.click_id, actor=self.actor,
+                                       occurred_at=fact.occurred_at)
+        else:
+            timeline.record_touch(fact.kind, fact.event_id, fact.campaign_id, actor=self.actor,
+                                  occurred_at=fact.occurred_at)

@@ -10,17 +10,18 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
 from eventsourcing.popo import POPOFactory
 
 from application.access import Caller
 from application.errors import Forbidden
+from application.event_codec import MsgspecTranscoder
 from application.fact_checks import FactChecks
 from application.fact_ledger import (
     DeadLetter,
@@ -34,6 +35,7 @@ from application.fact_ledger import (
 from application.facts import ConversionIn, ItemResult, Plan, TouchIn, Undecodable
 from application.management import ManagementApp
 from application.management_base import Clock, utc_now
+from application.member_heads import HeadCache
 from application.member_keys import KeyRing, MemberMapper, new_key, new_timeline_id
 from domain.member_timeline import MemberTimeline, timeline_id
 from domain.validation import Invalid, check_identifier
@@ -55,6 +57,7 @@ class IngestionApp(Application[UUID]):
         self, catalogue: ManagementApp, env: dict[str, str] | None = None, clock: Clock = utc_now
     ) -> None:
         self.key_ring = KeyRing(lambda ids: self.ledger.select_timeline_keys(ids))
+        self._heads = HeadCache()  # where this process left members' timelines (ADR 0034)
         super().__init__(env)
         self.catalogue = catalogue
         self.clock = clock
@@ -64,6 +67,14 @@ class IngestionApp(Application[UUID]):
     def construct_mapper(self) -> MemberMapper:
         """The library's mapper, sealing what names a member under their key (ADR 0027)."""
         return MemberMapper(transcoder=self.construct_transcoder(), key_ring=self.key_ring)
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder, its bytes written by msgspec (ADR 0034)."""
+        transcoder = super().construct_transcoder()
+        if type(transcoder) is JSONTranscoder:  # the default: anything configured is kept
+            transcoder = MsgspecTranscoder()
+            self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_recorder(self) -> Any:
         """The event recorder must also keep the fact ledger (in memory or in PostgreSQL)."""
@@ -120,10 +131,21 @@ class IngestionApp(Application[UUID]):
         self, caller: Caller, items: Sequence[ConversionIn | Undecodable]
     ) -> list[ItemResult]:
         """Record server-side conversions for actions the caller may send (editor role)."""
+        return self._record_conversions("conversion", caller, items)
+
+    def record_fires(self, items: Sequence[ConversionIn | Undecodable]) -> list[ItemResult]:
+        """Record the conversions of browser fires (`source` "tag", ADR 0032): checked as a
+        server-side conversion is, so one event_id per tag is one conversion whichever path
+        sent it first; the rejected are dead letters of kind `collect`."""
+        return self._record_conversions("collect", Caller.collector(), items)
+
+    def _record_conversions(
+        self, kind: str, caller: Caller, items: Sequence[ConversionIn | Undecodable]
+    ) -> list[ItemResult]:
         checks = FactChecks(self.catalogue, self.ledger, caller, self.clock())
         checks.resolve_click_ids([i.click_id for i in items
                                   if isinstance(i, ConversionIn) and i.click_id])
-        return self._ingest("conversion", caller, checks, [
+        return self._ingest(kind, caller, checks, [
             checks.conversion(i, item) if isinstance(item, ConversionIn) else item
             for i, item in enumerate(items)
         ])
@@ -183,6 +205,7 @@ class IngestionApp(Application[UUID]):
                 continue
             if timeline is not None:
                 self.key_ring.forget(timeline.id)
+            self._heads.forget([member_id])
             return
         raise AssertionError("unreachable")
 
@@ -198,6 +221,7 @@ class IngestionApp(Application[UUID]):
             change(actor=caller.actor, occurred_at=self.clock())
             try:
                 self.save(timeline, ledger=ledger)
+                self._heads.forget([member_id])
                 return timeline
             except IntegrityError:
                 if attempt == MAX_ATTEMPTS - 1:
@@ -234,7 +258,7 @@ class IngestionApp(Application[UUID]):
         self._keep_dead_letters(kind, caller, checks, rejected, ledger, now)
         fresh, repeats = self._drop_duplicates(plans, results)
         timelines = self._load_timelines([p.member_id for p in fresh if p.member_id], caller,
-                                         ledger)
+                                         ledger, resume=True)
         self._keep_duplicates(repeats, timelines, ledger, now)
         for plan in fresh:
             timeline = timelines[plan.member_id] if plan.member_id else None
@@ -249,7 +273,13 @@ class IngestionApp(Application[UUID]):
                 ledger.fact_keys.append(FactKey(plan.scope, plan.event_id, plan.member_id,
                                                 plan.source, plan.campaign_id))
             results[plan.index] = ItemResult.accepted(plan.event_id)
-        self.save(*timelines.values(), ledger=ledger)
+        try:
+            self.save(*timelines.values(), ledger=ledger)
+        except BaseException:
+            # Whether it committed is unknown: these heads are read from the store next time.
+            self._heads.forget(timelines)
+            raise
+        self._heads.remember(timelines)
         if ledger.dead_letters:
             self._expire_now_and_then()
         return [r for r in results if r is not None]
@@ -327,23 +357,28 @@ class IngestionApp(Application[UUID]):
                     received_at=now, payload=plan.payload))
 
     def _load_timelines(
-        self, member_ids: Sequence[str], caller: Caller | None, ledger: Ledger | None = None
+        self, member_ids: Sequence[str], caller: Caller | None, ledger: Ledger | None = None,
+        *, resume: bool = False,
     ) -> dict[str, MemberTimeline]:
         """Every named member's timeline from one query of their keys and heads; with a caller,
         new members get a new timeline with a random id and key, added to `ledger` (ADR 0027).
+        With `resume` (recording facts), members are resumed where this process left them if
+        it did, without reading them (ADR 0034).
 
         A member without a key may have a timeline from before ADR 0027, at the id hashed from
         their member id: it is resumed (and given a key from now on) unless it was erased.
         """
-        wanted = list(dict.fromkeys(member_ids))
-        heads = self.ledger.select_member_heads(wanted, [timeline_id(m) for m in wanted],
-                                                CONSENT_TOPICS)
+        named = wanted = list(dict.fromkeys(member_ids))
         now = self.clock()
+        timelines: dict[str, MemberTimeline] = {}
+        if resume:
+            wanted = self._resume_kept(wanted, timelines, now)
+        heads = self.ledger.select_member_heads(wanted, [timeline_id(m) for m in wanted],
+                                                CONSENT_TOPICS) if wanted else {}
         ring = self.key_ring
         create = caller is not None and ledger is not None
         erased = MemberTimeline.Erased.TOPIC
         opted_out = MemberTimeline.OptedOut.TOPIC
-        timelines: dict[str, MemberTimeline] = {}
         for member_id in wanted:
             head = heads.get(member_id)
             if head is not None and head.version is not None and head.consent != erased:
@@ -360,7 +395,25 @@ class IngestionApp(Application[UUID]):
                 uuid = new_timeline_id()
                 ring.put(uuid, self._new_key(member_id, uuid, ledger))
                 timelines[member_id] = MemberTimeline.start(uuid, member_id, caller.actor, now)
+        if len(wanted) < len(named):  # in the batch's order, as its events are saved
+            return {m: timelines[m] for m in named if m in timelines}
         return timelines
+
+    def _resume_kept(
+        self, wanted: list[str], timelines: dict[str, MemberTimeline], now: datetime
+    ) -> list[str]:
+        """Resume the members whose head this process kept and whose key it still holds, into
+        `timelines`; the others, to be read from the store."""
+        unread = []
+        for member_id in wanted:
+            head = self._heads.find(member_id)
+            if head is not None and self.key_ring.holds(head[0]):
+                # Kept only for members who had not opted out: see application/member_heads.py.
+                timelines[member_id] = MemberTimeline.from_head(head[0], member_id, head[1],
+                                                                False, now)
+            else:
+                unread.append(member_id)
+        return unread
 
     @staticmethod
     def _new_key(member_id: str, uuid: UUID, ledger: Ledger) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from application.accounts import AccountCommands
 from application.actions import ActionCommands
 from application.campaigns import CampaignCommands
+from domain.account import Account
 from domain.campaign import Campaign
 from domain.conversion_action import ConversionAction
 from domain.insight_tag import InsightTag
@@ -29,3 +30,7 @@ class ManagementApp(AccountCommands, CampaignCommands, ActionCommands):
     def find_tag(self, tag_id: str) -> InsightTag | None:
         """A tag by id, whoever owns it."""
         return self._find(InsightTag, tag_id)
+
+    def find_account(self, account_id: str) -> Account | None:
+        """An account by id (click URLs look up the tags a campaign's owner can see)."""
+        return self._find(Account, account_id)

@@ -10,7 +10,7 @@ The HTTP controllers decode parameters, call one method here and present what it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from application.access import Caller
@@ -32,6 +32,7 @@ class ConversionQuery:
     campaign_id: str | None = None
     member_id: str | None = None
     status: str | None = None
+    tag_id: str | None = None  # one visible tag (an extension: the UI's tag page)
     occurred_from: datetime | None = None  # inclusive
     occurred_before: datetime | None = None  # exclusive
     after: tuple[datetime, str, str] | None = None  # keyset: (occurred_at, event_id, tag_id)
@@ -48,6 +49,14 @@ class AuditQuery:
     occurred_before: datetime | None = None
     after_position: int = 0
     limit: int = 100
+
+
+@dataclass(frozen=True)
+class ReportNames:
+    """Names of campaigns and actions by id, for report rows (docs/api.md: reports)."""
+
+    campaigns: dict[str, str]
+    actions: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,11 @@ class ReadService:
             timeline = self.find_timeline_id(query.member_id)
             if timeline is None:
                 return []  # unknown or erased: nobody's conversions
+        tags = self.visible_tag_ids(caller)
+        if query.tag_id is not None:
+            tags = tags & {query.tag_id}  # an invisible tag narrows to nothing, as unknown ids do
         return self.conversions.list_conversions(ConversionFilter(
-            tag_ids=self.visible_tag_ids(caller), action_id=query.action_id,
+            tag_ids=tags, action_id=query.action_id,
             campaign_id=query.campaign_id, timeline_id=timeline,
             status=query.status, occurred_from=query.occurred_from,
             occurred_before=query.occurred_before, after=query.after, limit=query.limit))
@@ -118,10 +130,23 @@ class ReadService:
     def report(self, caller: Caller, day_from: date | None, day_to: date | None,
                group_by: tuple[str, ...]) -> list[ReportRow]:
         """Counted credits added up per group; spend only where the caller may see it."""
-        spend_ids = self.visible_campaign_ids(caller) if "campaign" in group_by \
-            else frozenset()
-        return self.reports.report(ReportRequest(
-            self.visible_tag_ids(caller), spend_ids, day_from, day_to, group_by))
+        request = ReportRequest(self.visible_tag_ids(caller), frozenset(), day_from, day_to,
+                                group_by)
+        if request.with_spend:
+            request = replace(request, campaign_ids=self.visible_campaign_ids(caller))
+        return self.reports.report(request)
+
+    def report_names(self, caller: Caller) -> ReportNames:
+        """The names of the campaigns and actions a report may show the caller, by id."""
+        actions = self.management.list_actions(caller, None)
+        campaigns = {str(c.id): c.name for c in self.management.list_campaigns(caller)}
+        linked = {c for a in actions for c in a.settings.campaign_ids}
+        for campaign_id in linked - campaigns.keys():
+            # Linked by a visible action: its spend and credits are visible, so its name is.
+            found = self.management.find_campaign(campaign_id)
+            if found is not None:
+                campaigns[campaign_id] = found.name
+        return ReportNames(campaigns, {str(a.id): a.settings.name for a in actions})
 
     def list_audit(self, caller: Caller, query: AuditQuery) -> list[AuditRecord]:
         """Events of the caller's own aggregates and of the tags it can see, oldest first."""

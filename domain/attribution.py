@@ -7,11 +7,11 @@ depends on the facts only, never on their arrival order (docs/attribution.md: La
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.attribution_explain import VERDICTS, describe_touch, verdict_detail
+from domain.attribution_explain import VERDICTS, describe_share, describe_touch, verdict_detail
 from domain.attribution_facts import (
     ActionRules,
     CampaignStatusHistory,
@@ -19,7 +19,8 @@ from domain.attribution_facts import (
     Touch,
     resolve_value,
 )
-from domain.values import Money
+from domain.fractional_models import SharedPath, share_path
+from domain.values import FRACTIONAL_MODELS, Money
 
 __all__ = [
     "ATTRIBUTION_STATUSES", "CREDIT_KINDS", "VERDICTS", "ActionRules", "Attribution",
@@ -33,12 +34,17 @@ CREDIT_KINDS = ("post_click", "post_view")
 
 @dataclass(frozen=True, slots=True)
 class Credit:
-    """One counted credit of a conversion to a campaign."""
+    """One counted credit of a conversion to a campaign.
+
+    `credit` is the campaign's share of the conversion: 1.0 under the last-touch models, the
+    sum of its touches' shares under a fractional one (docs/attribution.md: Fractional models).
+    """
 
     campaign_id: str
     kind: str
     touch_event_id: str
     touch_occurred_at: datetime
+    credit: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +117,26 @@ def _attribute(
     screened = [(touch, _screen(touch, conversion, campaigns, counted_until, windows))
                 for touch in touches]
     candidates = [touch for touch, rejection in screened if rejection is None]
+    # Per campaign, its last candidate click, else impression: the touch a credit names, under
+    # the fractional models too (the campaign's latest touch on the path).
     winners = _campaign_winners(candidates)
-    credited = _apply_model(conversion.rules, winners)
+    shared = None
+    if conversion.rules.attribution in FRACTIONAL_MODELS:
+        shared = share_path(conversion.rules.attribution, candidates, conversion.occurred_at)
+        credited = shared.credits
+    else:
+        credited = dict.fromkeys(_apply_model(conversion.rules, winners), 1.0)
 
     verdicts = []
     if explain:
         for touch, rejection in screened:
-            verdict, other = rejection or _compare(touch, winners, credited)
+            verdict, other = rejection or (_compare(touch, winners, credited)
+                                           if shared is None else _place(touch, winners, shared))
             verdicts.append(CandidateVerdict(touch, verdict,
                                              verdict_detail(verdict, touch, conversion, other)))
     credits = tuple(
         Credit(touch.campaign_id, "post_click" if touch.kind == "click" else "post_view",
-               touch.event_id, touch.occurred_at)
+               touch.event_id, touch.occurred_at, credited[touch.campaign_id])
         for touch in candidates
         if touch.campaign_id in credited and touch is winners[touch.campaign_id]
     )
@@ -193,7 +207,8 @@ def _apply_model(rules: ActionRules, winners: dict[str, Touch]) -> set[str]:
     return {max(winners.values(), key=_preference).campaign_id}
 
 
-def _compare(touch: Touch, winners: dict[str, Touch], credited: set[str]) -> tuple[str, str]:
+def _compare(touch: Touch, winners: dict[str, Touch], credited: Collection[str]
+             ) -> tuple[str, str]:
     """The verdict on a candidate touch once the model has chosen."""
     best = winners[touch.campaign_id]
     if touch.campaign_id not in credited:
@@ -207,6 +222,24 @@ def _compare(touch: Touch, winners: dict[str, Touch], credited: set[str]) -> tup
     if touch.occurred_at == best.occurred_at:
         return "recorded_later", describe_touch(best)
     return "older_than_credited_touch", describe_touch(best)
+
+
+def _place(touch: Touch, winners: dict[str, Touch], shared: SharedPath) -> tuple[str, str]:
+    """The verdict on a candidate touch under a fractional model: its place and share."""
+    position = shared.position(touch)
+    if position is None:
+        # docs/attribution.md, Fractional models: with any candidate click the path is clicks.
+        return "impression_off_path", ""
+    share = shared.shares[position]
+    where = f"{position + 1} of {len(shared.touches)} on the path of {shared.kind}s: " \
+            f"{shared.model} gives it {describe_share(share) if share else 'nothing'}"
+    credit = shared.credits.get(touch.campaign_id)
+    if credit is not None and touch is winners[touch.campaign_id]:
+        return "credited", f"{where}, and campaign {touch.campaign_id}'s credit (its touches' " \
+                           f"shares added up) is {describe_share(credit)}"
+    if share:
+        return "on_path", f"{where}, which adds to campaign {touch.campaign_id}'s credit"
+    return "on_path", where
 
 
 def _status(credits: tuple[Credit, ...],
@@ -224,9 +257,14 @@ def _status(credits: tuple[Credit, ...],
 def summarise(attribution: Attribution) -> str:
     """A one-sentence human summary of an attribution."""
     if attribution.status == "attributed":
-        parts = [f"{credit.campaign_id} {credit.kind.replace('_', '-')} (touch "
+        fractional = attribution.rules.attribution in FRACTIONAL_MODELS
+        parts = [f"{credit.campaign_id} {credit.kind.replace('_', '-')}"
+                 f"{f' {describe_share(credit.credit)}' if fractional else ''} (touch "
                  f"{credit.touch_event_id} at {credit.touch_occurred_at.isoformat()})"
                  for credit in attribution.credits]
+        if fractional:
+            return (f"Attributed under '{attribution.rules.attribution}', credit shared by "
+                    f"campaign: {', '.join(parts)}.")
         return f"Attributed to {', '.join(parts)}."
     if attribution.status == "deduplicated":
         return ("Deduplicated: every eligible touch was already used by an earlier counted "

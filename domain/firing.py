@@ -2,7 +2,8 @@
 
 docs/attribution.md, "What is never a conversion": only an enabled, non-archived action of the
 tag whose URL rules match the page fires, and only on a registered domain of the tag (or a
-subdomain of one). The tag debugger answers with this verdict; the collector will drop by it.
+subdomain of one). The tag debugger answers with this verdict and the collector drops by it
+(application/collection_model.py asks it for both).
 """
 
 from __future__ import annotations
@@ -93,3 +94,18 @@ def judge_action(action: ConversionAction, url: str, domain_registered: bool) ->
             return ActionVerdict(action, True, f"rule {matched.match} {matched.url!r} matches",
                                  matched)
     return ActionVerdict(action, False, REASONS[failed], matched, failed)
+
+
+def judge_track(domains: Iterable[str], action: ConversionAction, url: str) -> ActionVerdict:
+    """Whether an explicit track call for one of the tag's actions converts on `url`.
+
+    docs/api.md, Collection: it converts whatever the action's URL rules say, but only for an
+    enabled, non-archived action and only on a registered domain of the tag (or a subdomain).
+    """
+    host = host_of(url)
+    failed = find_refusal(action)
+    if failed is None and (host is None or not host_is_registered(host, domains)):
+        failed = DOMAIN_NOT_REGISTERED
+    if failed is None:
+        return ActionVerdict(action, True, "an explicit track call for the action", None)
+    return ActionVerdict(action, False, REASONS[failed], None, failed)

@@ -97,6 +97,8 @@ def counted_before(earlier: Iterable[CountedConversion]) -> dict[tuple[str, str]
     `counted_until`): per (action, campaign), the time of the latest that credited it."""
     counted: dict[tuple[str, str], datetime] = {}
     for conversion in earlier:
+        # Any credit spends: a whole one, or any share under a fractional model
+        # (docs/attribution.md: Fractional models, counting "one").
         for campaign_id in conversion.credited_campaign_ids:
             key = (conversion.action_id, campaign_id)
             known = counted.get(key)

@@ -110,27 +110,19 @@ class MemberTimeline(Aggregate):
         if self.opted_out:
             raise MemberOptedOut(self.member_id)
 
+    # A fact changes nothing in the timeline (the event is the record), so its event is
+    # triggered as it is instead of through an `@event` method with an empty body: matching the
+    # method's arguments to the event's fields cost more than the rest of recording the fact
+    # (ADR 0034). Replaying one is unchanged: the event only advances the version.
+
     def record_touch(
         self, kind: str, event_id: str, campaign_id: str, actor: str, occurred_at: datetime
     ) -> None:
         """Record an impression or a click of a campaign."""
         self.check_accepts_facts()
-        if kind == "click":
-            self._record_click(event_id, campaign_id, actor, occurred_at)
-        else:
-            self._record_impression(event_id, campaign_id, actor, occurred_at)
-
-    @event(ImpressionRecorded)
-    def _record_impression(
-        self, event_id: str, campaign_id: str, actor: str, occurred_at: datetime
-    ) -> None:
-        pass  # the event is the record; the timeline's state does not change
-
-    @event(ClickRecorded)
-    def _record_click(
-        self, event_id: str, campaign_id: str, actor: str, occurred_at: datetime
-    ) -> None:
-        pass  # the event is the record; the timeline's state does not change
+        self.trigger_event(self.ClickRecorded if kind == "click" else self.ImpressionRecorded,
+                           event_id=event_id, campaign_id=campaign_id, actor=actor,
+                           occurred_at=occurred_at)
 
     def record_conversion(
         self, event_id: str, action_id: str, tag_id: str, value: dict[str, Any] | None,
@@ -138,15 +130,9 @@ class MemberTimeline(Aggregate):
     ) -> None:
         """Record a fire of a conversion action (from the tag or the server API)."""
         self.check_accepts_facts()
-        self._record_conversion(event_id, action_id, tag_id, value, source, click_id, actor,
-                                occurred_at)
-
-    @event(ConversionRecorded)
-    def _record_conversion(
-        self, event_id: str, action_id: str, tag_id: str, value: dict[str, Any] | None,
-        source: str, click_id: str | None, actor: str, occurred_at: datetime,
-    ) -> None:
-        pass  # the event is the record; the timeline's state does not change
+        self.trigger_event(self.ConversionRecorded, event_id=event_id, action_id=action_id,
+                           tag_id=tag_id, value=value, source=source, click_id=click_id,
+                           actor=actor, occurred_at=occurred_at)
 
     def opt_out(self, actor: str, occurred_at: datetime) -> None:
         """Stop recording facts about the member; a second opt-out records nothing."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from domain.values import MATCH_KINDS, UrlRule
@@ -23,6 +24,10 @@ _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_HOSTNAME_LENGTH = 253
 
 
+# The collector judges every fire against each rule of each of the tag's actions: the rules'
+# patterns repeat on every fire, and the page's URL once per rule (ADR 0031). Bounded, since
+# page URLs are whatever pages send.
+@lru_cache(maxsize=1024)
 def normalise_url(url: str) -> str:
     """Lower-case the scheme and host and drop the fragment; keep everything else literally."""
     head = url.partition("#")[0]

@@ -24,7 +24,10 @@ CATEGORIES = (
 MATCH_KINDS = ("exact", "starts_with", "contains")
 VALUE_MODES = ("dynamic", "fixed", "none")
 COUNTINGS = ("each", "one")
-ATTRIBUTION_MODELS = ("last_touch_each_campaign", "last_touch_last_campaign")
+LAST_TOUCH_MODELS = ("last_touch_each_campaign", "last_touch_last_campaign")
+# docs/attribution.md, Fractional models: the credit is shared along a path of touches.
+FRACTIONAL_MODELS = ("first_touch", "linear", "time_decay", "position_based")
+ATTRIBUTION_MODELS = (*LAST_TOUCH_MODELS, *FRACTIONAL_MODELS)
 WINDOW_DAYS = (1, 7, 30, 90, 365)
 TOUCH_KINDS = ("impression", "click")
 CONVERSION_SOURCES = ("tag", "api")

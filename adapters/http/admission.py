@@ -26,7 +26,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from adapters.http.schemas import ErrorBody
 
 WRITE_BATCHES = frozenset({"/v1/touches", "/v1/conversions"})
-UNLIMITED_PREFIXES = ("/health", "/metrics", "/schema")
+# /collect has its own limits, per member and per client address (ADR 0033): browsers send no
+# credential, so one bucket for "anonymous" would throttle every page at once.
+# /c/ and /m/ (click URLs, the sync pixel: ADR 0030) are followed by browsers, without one either.
+UNLIMITED_PREFIXES = ("/health", "/metrics", "/schema", "/collect", "/c/", "/m/")
 MAX_TRACKED_KEYS = 10_000  # buckets kept; the least recently seen are forgotten beyond it
 
 
@@ -41,9 +44,10 @@ class AdmissionLimits:
 class TokenBuckets:
     """A token bucket per credential, bounded in number (an attacker cannot grow it)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, max_keys: int = MAX_TRACKED_KEYS) -> None:
         self.rate = rate
         self.burst = max(1.0, rate)
+        self.max_keys = max_keys
         self.buckets: OrderedDict[bytes, tuple[float, float]] = OrderedDict()
 
     def take(self, key: bytes) -> float:
@@ -57,7 +61,7 @@ class TokenBuckets:
         else:
             wait = (1 - tokens) / self.rate
         self.buckets[key] = (tokens, now)
-        if len(self.buckets) > MAX_TRACKED_KEYS:
+        if len(self.buckets) > self.max_keys:
             self.buckets.popitem(last=False)
         return wait
 

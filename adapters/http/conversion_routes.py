@@ -67,11 +67,12 @@ class ConversionRoutes(Controller):
         member_id: str | None = None,
         status: Literal["attributed", "deduplicated", "unattributed"] | None = None,
         from_: From = None, to: To = None, cursor: str | None = None, limit: Limit = 100,
+        tag_id: str | None = None,
     ) -> ConversionPage:
         """Conversions of the tags the caller can see, newest first, with an opaque cursor."""
         found = reads.list_conversions(caller, ConversionQuery(
             action_id=action_id, campaign_id=campaign_id, member_id=member_id, status=status,
-            occurred_from=parse_instant(from_, "from"),
+            tag_id=tag_id, occurred_from=parse_instant(from_, "from"),
             occurred_before=parse_instant(to, "to", end=True), after=decode_cursor(cursor),
             limit=limit + 1))  # one more tells whether there is a next page
         page = found[:limit]

@@ -12,6 +12,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from adapters.http.schemas import ErrorBody
+from application.clicks import ClickNotFound
 from application.errors import (
     ApplicationError,
     Conflict,
@@ -115,14 +116,25 @@ def on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[
                           None, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+# A browser followed a click URL: a page, not JSON, and no reason (ADR 0030).
+NOT_FOUND_PAGE = (b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
+                  b"<p>This link does not exist or has expired.\n")
+
+
+def on_link_not_found(_: Request[Any, Any, Any], exc: ClickNotFound) -> Response[bytes]:
+    return Response(NOT_FOUND_PAGE, status_code=404, media_type=MediaType.HTML,
+                    headers={"Cache-Control": "no-store"})
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response(500, "internal_error", "something went wrong on our side", None)
 
 
-Handler = Callable[[Request[Any, Any, Any], Any], Response[ErrorBody]]
+Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
 EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     ApplicationError: on_application_error,
+    ClickNotFound: on_link_not_found,
     Invalid: on_invalid,
     ValidationException: on_validation,
     HTTPException: on_http_error,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from html import escape
+import asyncio
 
 from litestar import Controller, Response, delete, get, patch, post
 from msgspec import UNSET
 
 from adapters.http.presenters import campaign_out, debug_out, tag_out
+from adapters.http.rule_tester import judge_draft
 from adapters.http.schemas import (
     CampaignList,
     CampaignOut,
@@ -26,7 +27,9 @@ from adapters.http.schemas import (
     TagOut,
 )
 from adapters.http.strict_bodies import strict_body
+from adapters.http.tag_script_routes import snippet_html
 from application.access import Caller
+from application.collector import Collector
 from application.management import ManagementApp
 
 
@@ -91,18 +94,25 @@ class TagRoutes(Controller):
     def snippet(self, tag_id: str, caller: Caller, management: ManagementApp, public_url: str
                 ) -> Response[str]:
         tag = management.get_tag(caller, tag_id)
-        base = escape(public_url, quote=True)
-        tid = escape(str(tag.id), quote=True)
-        html = (f"<!-- convtrack insight tag: {escape(tag.name)} -->\n"
-                f'<script async src="{base}/insight.js" data-tid="{tid}"></script>\n')
-        return Response(html, media_type="text/html")
+        return Response(snippet_html(str(tag.id), tag.name, public_url), media_type="text/html")
 
-    @post("/{tag_id:str}/debug", sync_to_thread=True, status_code=200,
+    @post("/{tag_id:str}/debug", status_code=200,
           summary="Which actions a URL would fire, and why each other would not")
-    def debug(
-        self, tag_id: str, data: DebugIn, caller: Caller, management: ManagementApp
+    async def debug(
+        self, tag_id: str, data: DebugIn, caller: Caller, management: ManagementApp,
+        collector: Collector | None,
     ) -> DebugOut:
-        return debug_out(management.debug_url(caller, tag_id, data.url))
+        # Who may see the tag is the store's answer (404 otherwise); the verdict is the
+        # collector's own, from its in-memory catalogue, so the debugger shows what /collect
+        # does (ADR 0031).
+        tag = await asyncio.to_thread(management.get_tag, caller, tag_id)
+        verdict = await collector.judge_page(str(tag.id), data.url) if collector else None
+        if verdict is None:  # no collector in this app, or its catalogue cannot be read now
+            verdict = await asyncio.to_thread(management.debug_url, caller, tag_id, data.url)
+        answer = debug_out(verdict)
+        if data.rules is not None:
+            answer.draft = judge_draft(data.rules, data.url, answer.domain_registered)
+        return answer
 
 
 class CampaignRoutes(Controller):

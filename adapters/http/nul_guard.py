@@ -20,7 +20,9 @@ def reject_nul_bytes(app: ASGIApp) -> ASGIApp:
     """Wrap the app: 400 `invalid_parameter` for a NUL in the path or the query string."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
+        # /collect answers every fire alike, malformed ones too (docs/api.md), and checks its
+        # parameters itself (application/fires.py: check_fire).
+        if scope["type"] == ScopeType.HTTP and scope.get("path") != "/collect":
             field = _field_with_nul(scope)
             if field is not None:
                 await _refuse(send, field or None)

@@ -34,8 +34,9 @@ DESCRIPTIONS = {
     503: "The database is unreachable or timed out, or (for batches) the service is "
          "overloaded; send again after `Retry-After` seconds",
 }
-# Calls anyone may make without credentials (docs/architecture.md: liveness and metrics).
-PUBLIC = {"/health", "/metrics"}
+# Calls anyone may make without credentials (docs/architecture.md: liveness and metrics; and
+# the collector, which answers every fire alike and never with an error, docs/api.md).
+PUBLIC = {"/health", "/metrics", "/collect"}
 BATCHES = {"/v1/touches", "/v1/conversions"}
 NO_CONFLICT = ("/debug", "/opt-out", "/opt-in", "/rebuilds", "/members/{member_id}")
 
@@ -57,6 +58,10 @@ def document_error_responses(openapi: OpenAPI) -> OpenAPI:
 def _document(operation: Operation, path: str, method: str) -> None:
     statuses = set(_statuses(operation, path, method))
     responses = operation.responses if operation.responses is not None else {}
+    no_content = responses.get("204")
+    if isinstance(no_content, OpenAPIResponse):
+        # litestar documents a `Response[None]` as a JSON null; a 204 has no body (RFC 9110 15.3.5).
+        no_content.content = None
     for status in sorted(statuses):
         responses[str(status)] = OpenAPIResponse(
             description=DESCRIPTIONS[status],

@@ -25,12 +25,13 @@ from adapters.http.read_schemas import (
 )
 from adapters.http.schemas import MoneyOut
 from application.fact_ledger import DuplicateEntry
+from application.read_service import ReportNames
 from domain.attribution import ActionRules, Credit
 from domain.member_timeline import conversion_scope
 from domain.values import Money
 from projections.attribution.explanation import Explanation
-from projections.attribution.records import ConversionRecord
-from projections.reporting import GROUP_KEYS, ReportRow
+from projections.attribution.records import ConversionRecord, credit_value
+from projections.reporting import GROUP_KEYS, ReportRow, as_number
 
 # The read endpoints' shared query parameters.
 MAX_PAGE = 1000
@@ -118,10 +119,10 @@ def money_out(money: Money | None) -> MoneyOut | None:
     return None if money is None else MoneyOut(money.amount_minor, money.currency)
 
 
-def credit_out(credit: Credit) -> CreditOut:
-    """A counted credit."""
+def credit_out(credit: Credit, value: Money | None) -> CreditOut:
+    """A counted credit, with its share of the conversion's value."""
     return CreditOut(credit.campaign_id, credit.kind, credit.touch_event_id,  # type: ignore[arg-type]
-                     _utc(credit.touch_occurred_at))
+                     _utc(credit.touch_occurred_at), credit.credit, credit_value(value, credit))
 
 
 def conversion_out(record: ConversionRecord) -> ConversionOut:
@@ -130,7 +131,8 @@ def conversion_out(record: ConversionRecord) -> ConversionOut:
     return ConversionOut(
         event_id=record.event_id, action_id=record.action_id, member_id=record.member_id,
         occurred_at=_utc(record.occurred_at), status=outcome.status,  # type: ignore[arg-type]
-        attributions=[credit_out(c) for c in outcome.credits], value=money_out(outcome.value),
+        attributions=[credit_out(c, outcome.value) for c in outcome.credits],
+        value=money_out(outcome.value),
         tag_id=record.tag_id, category=record.category, source=record.source)
 
 
@@ -160,17 +162,30 @@ def explanation_out(explanation: Explanation, duplicates: list[DuplicateEntry]) 
         status=record.outcome.status, summary=explanation.summary,  # type: ignore[arg-type]
         steps=list(explanation.steps), settings=settings_out(record.rules),
         own_value=money_out(record.own_value), value=money_out(record.outcome.value),
-        attributions=[credit_out(c) for c in record.outcome.credits], candidates=candidates,
+        attributions=[credit_out(c, record.outcome.value) for c in record.outcome.credits],
+        candidates=candidates,
         counting=CountingOut(record.rules.counting if record.rules else None,
                              explanation.counting),
         ledger=ledger, other_touches=explanation.other_touches)
 
 
-def report_row_out(row: ReportRow) -> ReportRowOut:
-    """A report row with only its group-by keys."""
-    keys = {GROUP_KEYS[name]: value for name, value in row.keys.items()}
-    return ReportRowOut(conversions=row.conversions, post_click=row.post_click,
-                        post_view=row.post_view, value_minor=row.value_minor,
+def _names(row: ReportRow, names: ReportNames | None) -> dict[str, str | None]:
+    """The row's campaign and action names, for the keys it is grouped by."""
+    found: dict[str, str | None] = {}
+    if names is not None and "campaign" in row.keys:
+        found["campaign_name"] = names.campaigns.get(str(row.keys["campaign"]))
+    if names is not None and "action" in row.keys:
+        found["action_name"] = names.actions.get(str(row.keys["action"]))
+    return found
+
+
+def report_row_out(row: ReportRow, names: ReportNames | None = None) -> ReportRowOut:
+    """A report row with only its group-by keys (and the names of its campaign and action)."""
+    keys: dict[str, str | None] = {GROUP_KEYS[name]: value for name, value in row.keys.items()}
+    keys |= _names(row, names)
+    return ReportRowOut(conversions=as_number(row.conversions),
+                        post_click=as_number(row.post_click),
+                        post_view=as_number(row.post_view), value_minor=row.value_minor,
                         currency=row.currency, spend_minor=row.spend_minor,
                         cost_per_conversion_minor=row.cost_per_conversion_minor, roas=row.roas,
                         **keys)
@@ -180,13 +195,20 @@ _MEASURES = ("conversions", "post_click", "post_view", "value_minor", "currency"
              "cost_per_conversion_minor", "roas")
 
 
-def report_csv(rows: list[ReportRow], group_by: tuple[str, ...]) -> str:
-    """The report as CSV: the group-by key columns, then the measures; nulls are empty."""
+def report_csv(rows: list[ReportRow], group_by: tuple[str, ...],
+               names: ReportNames | None = None) -> str:
+    """The report as CSV: the group-by key columns, then the measures, then the campaign and
+    action names when grouped by them (last, so the earlier columns keep their places); nulls
+    are empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 line ends
-    writer.writerow([GROUP_KEYS[name] for name in group_by] + list(_MEASURES))
+    name_columns = [f"{n}_name" for n in ("campaign", "action") if n in group_by and names]
+    writer.writerow([GROUP_KEYS[name] for name in group_by] + list(_MEASURES) + name_columns)
     for row in rows:
-        measures = [getattr(row, m) for m in _MEASURES]
+        counts = [as_number(c) for c in (row.conversions, row.post_click, row.post_view)]
+        measures = [*counts, *(getattr(row, m) for m in _MEASURES[3:])]
+        row_names = _names(row, names)
         writer.writerow([("" if row.keys[n] is None else row.keys[n]) for n in group_by]
-                        + ["" if v is None else v for v in measures])
+                        + ["" if v is None else v for v in measures]
+                        + [row_names.get(c) or "" for c in name_columns])
     return out.getvalue()

@@ -52,16 +52,19 @@ class ReadRoutes(Controller):
         to: Annotated[str | None, Parameter(description="YYYY-MM-DD, inclusive")] = None,
         group_by: str | None = None,
     ) -> Response[ReportOut]:
-        """Counted credits added up per group (spend only in campaign[/day] groupings)."""
+        """Counted credits added up per group (spend only in groupings of campaign and day)."""
         names = parse_group_by(group_by)
         day_from, day_to = parse_day(from_, "from"), parse_day(to, "to")
         if day_from and day_to and day_from > day_to:
             raise bad_parameter("from", "from is after to")
         rows = reads.report(caller, day_from, day_to, names)
+        # Rows and CSV name their campaigns and actions, not only their ids (ADR 0036).
+        labels = reads.report_names(caller) if {"campaign", "action"} & set(names) else None
         if "text/csv" in request.headers.get("accept", ""):
             return cast(Response[ReportOut],
-                        Response(report_csv(rows, names), media_type="text/csv; charset=utf-8"))
-        return Response(ReportOut(rows=[report_row_out(r) for r in rows]))
+                        Response(report_csv(rows, names, labels),
+                                 media_type="text/csv; charset=utf-8"))
+        return Response(ReportOut(rows=[report_row_out(r, labels) for r in rows]))
 
     @get("/audit", sync_to_thread=True, summary="The audit trail of management changes")
     def audit(

@@ -16,12 +16,15 @@ CreditKind = Literal["post_click", "post_view"]
 
 
 class CreditOut(msgspec.Struct):
-    """A counted credit of a conversion to a campaign."""
+    """A counted credit of a conversion to a campaign; `credit` (1.0 under the last-touch
+    models) and `value_minor`, its share of the conversion's value, are additive fields."""
 
     campaign_id: str
     kind: CreditKind
     touch_event_id: str
     touch_occurred_at: datetime
+    credit: float
+    value_minor: int | None
 
 
 class ConversionOut(msgspec.Struct):
@@ -117,11 +120,12 @@ class ExplanationOut(msgspec.Struct):
 
 
 class ReportRowOut(msgspec.Struct, omit_defaults=True):
-    """A report row: only the group-by keys asked for are present."""
+    """A report row: only the group-by keys asked for are present. The counts are integers
+    under the last-touch models and may be fractional under the fractional ones (ADR 0035)."""
 
-    conversions: int
-    post_click: int
-    post_view: int
+    conversions: float
+    post_click: float
+    post_view: float
     value_minor: int
     currency: str | None
     spend_minor: int | None
@@ -132,6 +136,9 @@ class ReportRowOut(msgspec.Struct, omit_defaults=True):
     day: str | None | UnsetType = UNSET
     kind: str | None | UnsetType = UNSET
     category: str | None | UnsetType = UNSET
+    # Extensions, beside campaign_id / action_id when grouped by them (ADR 0036).
+    campaign_name: str | None | UnsetType = UNSET
+    action_name: str | None | UnsetType = UNSET
 
 
 class ReportOut(msgspec.Struct):

@@ -147,6 +147,11 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     url: str
 
 
+# domain.values.ATTRIBUTION_MODELS (docs/attribution.md): the last-touch and fractional models.
+AttributionModel = Literal["last_touch_each_campaign", "last_touch_last_campaign", "first_touch",
+                           "linear", "time_decay", "position_based"]
+
+
 class ActionSettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The settings an action may leave out on creation (docs/api.md gives their defaults)."""
 
@@ -156,7 +161,7 @@ class ActionSettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     click_window_days: Window | UnsetType = UNSET
     view_window_days: Window | UnsetType = UNSET
     counting: Literal["each", "one"] | UnsetType = UNSET
-    attribution: Literal["last_touch_each_campaign", "last_touch_last_campaign"] | UnsetType = UNSET
+    attribution: AttributionModel | UnsetType = UNSET
     campaign_ids: list[str] | UnsetType = UNSET
     enabled: bool | UnsetType = UNSET
 
@@ -209,6 +214,8 @@ class ActionList(msgspec.Struct):
 
 class DebugIn(msgspec.Struct, forbid_unknown_fields=True):
     url: str
+    # Draft rules, not saved, judged against the URL too: the UI's live rule tester (ADR 0036).
+    rules: list[RuleIn] | None = None
 
 
 class ActionVerdictOut(msgspec.Struct):
@@ -219,11 +226,28 @@ class ActionVerdictOut(msgspec.Struct):
     matched_rule: RuleOut | None
 
 
-class DebugOut(msgspec.Struct):
+class RuleCheckOut(msgspec.Struct):
+    """One draft rule and whether it matches the URL."""
+
+    match: str
+    url: str
+    matches: bool
+
+
+class DraftVerdictOut(msgspec.Struct):
+    """How an action with the draft rules would judge the URL, and each rule's test."""
+
+    fires: bool
+    reason: str
+    rules: list[RuleCheckOut]
+
+
+class DebugOut(msgspec.Struct, omit_defaults=True):
     url: str
     host: str | None
     domain_registered: bool
     actions: list[ActionVerdictOut]
+    draft: DraftVerdictOut | UnsetType = UNSET  # only when the body has `rules`
 
 
 class TouchItem(msgspec.Struct, forbid_unknown_fields=True):
@@ -276,6 +300,27 @@ class ErasureOut(msgspec.Struct):
     """Erasure is accepted; the read models blank the member once they apply it (ADR 0027)."""
 
     status: str
+
+
+class MemberTokenOut(msgspec.Struct):
+    """A signed member token (the `ct_mid` value) and the sync pixel that sets it (ADR 0030)."""
+
+    token: str
+    sync_url: str
+    expires_at: Timestamp
+
+
+class NewClickIn(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: str
+    campaign_id: str
+    landing_url: str
+    event_id: str | None = None  # the click touch's event_id, and then the click id too
+
+
+class ClickOut(msgspec.Struct):
+    click_id: str
+    click_url: str
+    expires_at: Timestamp
 
 
 class Health(msgspec.Struct):

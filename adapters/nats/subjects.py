@@ -88,3 +88,20 @@ class Topology:
         """The durable consumer of a projection: its name is stable forever
         (docs/architecture.md); JetStream scopes it to the stream, so to the deployment."""
         return f"projection_{snake(projection)}"
+
+    # Accepted browser fires travel in a stream of their own (ADR 0032): they are the only copy
+    # until recorded, unlike the events, which the store keeps. Its names carry the deployment
+    # too, and its subject stays outside the events' root, so neither stream captures the other.
+    @property
+    def fires_stream(self) -> str:
+        """`CONVTRACK-<ID>-FIRES`."""
+        return f"{self.stream}-FIRES"
+
+    @property
+    def fires_subject(self) -> str:
+        """`convtrack-<id>-fires.collected`."""
+        return f"{self.root}-fires.collected"
+
+    def fire_msg_id(self, tag_id: str, event_id: str) -> str:
+        """The `Nats-Msg-Id` of a fire: `<id>:fire:<tag_id>:<eid>`, so a retried fire is dropped."""
+        return f"{self.deployment}:fire:{tag_id}:{event_id}"

@@ -44,9 +44,22 @@ def rules_json(rules: ActionRules | None) -> str | None:
 
 
 def credits_json(credits: tuple[Credit, ...]) -> str:
-    """Counted credits as JSON text: [campaign_id, kind, touch_event_id, touch_occurred_at]."""
+    """Counted credits as JSON text: [campaign_id, kind, touch_event_id, touch_occurred_at],
+    and the credit fifth when it is not a whole one (ADR 0035: rows written before fractional
+    models, and every last-touch credit, keep the four-element form)."""
     return _encode([[c.campaign_id, c.kind, c.touch_event_id, c.touch_occurred_at.isoformat()]
+                    if c.credit == 1.0 else
+                    [c.campaign_id, c.kind, c.touch_event_id, c.touch_occurred_at.isoformat(),
+                     c.credit]
                     for c in credits]).decode()
+
+
+def credits_of(text: str) -> tuple[Credit, ...]:
+    """Inverse of credits_json."""
+    return tuple(Credit(c[0], c[1], c[2], datetime.fromisoformat(c[3]))
+                 if len(c) == 4 else
+                 Credit(c[0], c[1], c[2], datetime.fromisoformat(c[3]), float(c[4]))
+                 for c in _decode(text))
 
 
 def history_json(state: CampaignState) -> str:
@@ -83,7 +96,7 @@ class RowDecoder:
          own_value, rules, source, recorded_at, status, credits, value_minor, currency) = row
         outcome = Outcome(
             status,
-            tuple(Credit(c, k, t, datetime.fromisoformat(at)) for c, k, t, at in _decode(credits)),
+            credits_of(credits),
             None if value_minor is None else Money(value_minor, currency))
         return ConversionRecord(
             tag_id=tag_id, event_id=event_id, timeline_id=timeline_id, member_id=member_id,

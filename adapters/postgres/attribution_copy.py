@@ -21,12 +21,12 @@ from adapters.postgres.attribution_codec import (
     rules_json,
 )
 from domain.attribution import ActionRules, Touch
-from projections.attribution.records import ConversionRecord, credit_rows
+from projections.attribution.records import ConversionRecord, credit_rows, credit_value
 
 MEMBER_NAMES = ("timeline_id", "member_id")
 TOUCH_NAMES = ("timeline_id", "event_id", "campaign_id", "kind", "occurred_at", "seq")
 CREDIT_NAMES = ("tag_id", "event_id", "campaign_id", "action_id", "category", "day", "kind",
-                  "value_minor", "currency")
+                  "value_minor", "currency", "credit")
 _NULL = "\\N"
 
 
@@ -111,7 +111,6 @@ def credits_copy(records: list[ConversionRecord]) -> bytes:
         if not outcome.credits:
             continue
         value = outcome.value
-        minor = _NULL if value is None else str(value.amount_minor)
         currency = _NULL if value is None else value.currency
         head = f"{r.tag_id}\t{r.event_id}\t"
         tail = (f"\t{r.action_id}\t{_NULL if r.category is None else r.category}\t"
@@ -120,7 +119,10 @@ def credits_copy(records: list[ConversionRecord]) -> bytes:
                       f"{None if value is None else value.currency}")
         for credit in outcome.credits:
             probes.append(credit.campaign_id + credit.kind)
-            lines.append(f"{head}{credit.campaign_id}{tail}{credit.kind}\t{minor}\t{currency}\n")
+            # Each credit's own share of the value (ADR 0035); str(float) is what copy_text writes.
+            share = credit_value(value, credit)
+            lines.append(f"{head}{credit.campaign_id}{tail}{credit.kind}\t"
+                         f"{_NULL if share is None else share}\t{currency}\t{credit.credit}\n")
     if not _plain("".join(probes)):
         return copy_text(tuple(getattr(row, name) for name in CREDIT_NAMES)
                          for r in records for row in credit_rows(r))

@@ -178,12 +178,15 @@ class PostgresAttributionView(PostgresTracking, AttributionView):
                              "WHERE timeline_id = ANY(%s::uuid[])"), (ERASED, timeline_ids))
         cur.execute(self.sql("UPDATE {touches} SET event_id = %s "
                              "WHERE timeline_id = ANY(%s::uuid[])"), (ERASED, timeline_ids))
+        # A fractional credit has a fifth element, its credit (attribution_codec.credits_json).
         cur.execute(self.sql(
             "UPDATE {conversions} SET member_id = %s, credits = (SELECT coalesce(json_agg("
-            "json_build_array(c->0, c->1, %s::text, c->3) ORDER BY n), '[]'::json) "
+            "CASE WHEN json_array_length(c) > 4 "
+            "THEN json_build_array(c->0, c->1, %s::text, c->3, c->4) "
+            "ELSE json_build_array(c->0, c->1, %s::text, c->3) END ORDER BY n), '[]'::json) "
             "FROM json_array_elements(credits) WITH ORDINALITY AS e(c, n)) "
             "WHERE timeline_id = ANY(%s::uuid[])"),
-            (ERASED, ERASED, timeline_ids))
+            (ERASED, ERASED, ERASED, timeline_ids))
 
     def _copy(self, cur: Any, name: str, columns: tuple[str, ...], data: bytes) -> None:
         if not data:

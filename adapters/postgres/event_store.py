@@ -23,6 +23,10 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 from psycopg_pool import PoolTimeout
 
+# Registers the dumpers of the recorders' pre-built arrays on psycopg's global map before the
+# datastore opens its first connection (a connection copies the map when it opens).
+from adapters.postgres import binary_arrays  # noqa: F401
+
 _log = logging.getLogger("convtrack.postgres")
 
 # Read from the application's environment beside the library's POSTGRES_* settings.

@@ -19,6 +19,7 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
+from adapters.postgres.binary_arrays import bytea_array, int8_array, text_array, uuid_array
 from application.fact_ledger import (
     DeadLetter,
     DeadLetterQuery,
@@ -89,6 +90,17 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
             "SELECT t.member_id, t.timeline_id, t.key, h.version, h.consent "
             "FROM t LEFT JOIN h ON h.originator_id = t.timeline_id"
         ).format(self._member_keys, schema, Identifier(events_table_name))
+        # A batch's event ids, each looked up by the primary key. `scope = $1 AND event_id =
+        # ANY($2)` let the planner read every key of the scope (one tag holds them all): a
+        # bitmap scan of the whole scope without statistics, a sequential scan with them, 25-70
+        # ms a batch at 100,000-200,000 keys and growing with the table, where the probes take
+        # 3-7 ms at any size (ADR 0034). A LATERAL subquery with LIMIT is never flattened into
+        # a join, so each id stays one probe, and its cost estimate stays far below JIT's.
+        self._find_keys = SQL(
+            "SELECT k.scope, k.event_id, k.member_id, k.source, k.campaign_id "
+            "FROM unnest(%b::text[]) AS e(event_id) CROSS JOIN LATERAL "
+            "(SELECT * FROM {} f WHERE f.scope = %b AND f.event_id = e.event_id LIMIT 1) k"
+        ).format(self._keys)
         self._erasure_statements = [SQL(s).format(keys=self._keys, dups=self._dups,
                                                   dead=self._dead, members=self._member_keys)
                                     for s in _ERASURE]
@@ -98,14 +110,15 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
     ) -> None:
         # Same statement as the library's, but with one array per column instead of an array
         # of composite values: psycopg dumps composites in Python, which cost a quarter of the
-        # ingestion time when profiled (bench/ingest.py, ADR 0004). RETURNING keeps the order.
+        # ingestion time when profiled (bench/ingest.py, ADR 0004), and the arrays built in
+        # bulk (adapters/postgres/binary_arrays.py, ADR 0034). RETURNING keeps the order.
         self._lock_table(curs)
         self._notify_channel(curs)
         curs.execute(self._insert_columns, (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
+            uuid_array([e.originator_id for e in stored_events]),
+            int8_array([e.originator_version for e in stored_events]),
+            text_array([e.topic for e in stored_events]),
+            bytea_array([e.state for e in stored_events]),
         ))
 
     def _insert_events(
@@ -124,7 +137,8 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
                 SQL("INSERT INTO {} (member_id, timeline_id, key) "
                     "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::bytea[])"
                     ).format(self._member_keys),
-                ([m for m, _, _ in rows], [t for _, t, _ in rows], [k for _, _, k in rows]))
+                (text_array([m for m, _, _ in rows]), uuid_array([t for _, t, _ in rows]),
+                 bytea_array([k for _, _, k in rows])))
         for member_id in ledger.erasures:
             for statement in self._erasure_statements:
                 curs.execute(statement, {"member": member_id})
@@ -135,9 +149,9 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
                 SQL("INSERT INTO {} (scope, event_id, member_id, source, campaign_id) "
                     "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
                     "%b::text[])").format(self._keys),
-                ([k.scope for k in keys], [k.event_id for k in keys],
-                 [k.member_id for k in keys], [k.source for k in keys],
-                 [k.campaign_id for k in keys]))
+                (text_array([k.scope for k in keys]), text_array([k.event_id for k in keys]),
+                 text_array([k.member_id for k in keys]), text_array([k.source for k in keys]),
+                 text_array([k.campaign_id for k in keys])))
         if ledger.duplicates:
             curs.executemany(
                 SQL("INSERT INTO {} (scope, event_id, source, received_at, payload) "
@@ -153,16 +167,13 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
                   Jsonb(d.payload), d.truncated) for d in ledger.dead_letters])
 
     def find_fact_keys(self, scope: str, event_ids: Sequence[str]) -> dict[str, FactKey]:
-        """The recorded keys among these event ids."""
+        """The recorded keys among these event ids: one primary-key probe per id."""
         if not event_ids:
             return {}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT scope, event_id, member_id, source, campaign_id FROM {} "
-                             "WHERE scope = %s AND event_id = ANY(%s)").format(self._keys),
-                         (scope, list(event_ids)))
-            return {r["event_id"]: FactKey(r["scope"], r["event_id"], r["member_id"],
-                                           r["source"], r["campaign_id"])
-                    for r in curs.fetchall()}
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._find_keys, (text_array(event_ids), scope))
+            return {r[1]: FactKey(*r) for r in curs.fetchall()}
 
     def select_heads(
         self, originator_ids: Sequence[UUID], consent_topics: Sequence[str]
@@ -210,8 +221,8 @@ class PostgresFactRecorder(PostgresApplicationRecorder):
             return {}
         with self.datastore.get_connection() as conn, \
                 conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self._member_heads, (list(member_ids), list(legacy_ids),
-                                              list(consent_topics)))
+            curs.execute(self._member_heads, (text_array(member_ids), uuid_array(legacy_ids),
+                                              text_array(consent_topics)))
             return {m: MemberHead(t, None if k is None else bytes(k), v, c)
                     for m, t, k, v, c in curs.fetchall()}
 

@@ -83,10 +83,15 @@ _ATTRIBUTION = [
     "(occurred_at DESC, event_id DESC, tag_id DESC)",
     "CREATE INDEX IF NOT EXISTS attribution_conversions_pending ON "
     "{s}.attribution_conversions (action_id) WHERE rules IS NULL",
+    # `value_minor` is the credit's share of the value; `credit` its share of the conversion
+    # (1 for a whole credit), which reports add up (ADR 0035: fractional models).
     "CREATE TABLE IF NOT EXISTS {s}.attribution_credits (tag_id text NOT NULL, "
     "event_id text NOT NULL, campaign_id text NOT NULL, action_id text NOT NULL, "
     "category text, day date NOT NULL, kind text NOT NULL, value_minor bigint, currency text, "
-    "PRIMARY KEY (tag_id, event_id, campaign_id))",
+    "credit double precision NOT NULL DEFAULT 1, PRIMARY KEY (tag_id, event_id, campaign_id))",
+    # Tables created before fractional models: every credit they hold is a whole one.
+    "ALTER TABLE {s}.attribution_credits ADD COLUMN IF NOT EXISTS credit double precision "
+    "NOT NULL DEFAULT 1",
     "CREATE INDEX IF NOT EXISTS attribution_credits_day ON {s}.attribution_credits (day)",
     "CREATE TABLE IF NOT EXISTS {s}.attribution_actions (action_id text PRIMARY KEY, "
     "tag_id text NOT NULL, settings jsonb NOT NULL)",

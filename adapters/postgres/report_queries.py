@@ -35,7 +35,7 @@ class PostgresReportQueries(ReportQueries):
         with self.pool.connection() as conn:
             totals = [GroupTotals(tuple(_text(k) for k in row[:-5]), *row[-5:])
                       for row in conn.execute(*self._totals_query(request)).fetchall()]
-            spend: dict[tuple[str, ...], tuple[int, str]] = {}
+            spend: dict[tuple[str, ...], tuple[int, str | None]] = {}
             if request.with_spend:
                 for *keys, amount, currency in conn.execute(*self._spend_query(request)):
                     spend[tuple(_text(k) or "" for k in keys)] = (int(amount), currency)
@@ -48,28 +48,41 @@ class PostgresReportQueries(ReportQueries):
         where, params = _range(request, "day")
         where.insert(0, sql.SQL("tag_id = ANY(%s)"))
         params.insert(0, list(request.tag_ids))
-        # Each conversion once per group: its kinds, and its value (the same on each credit).
+        # Each conversion once per group: its credits there added up, at most 1, per kind too;
+        # its value once when its credits there are whole (each carries all of it), else its
+        # credits' shares added up (projections.reporting: conversion_share, conversion_value).
         query = sql.SQL(
             "WITH per_conversion AS (SELECT {keys} tag_id, event_id, "
-            "bool_or(kind = 'post_click') AS pc, bool_or(kind = 'post_view') AS pv, "
-            "max(value_minor) AS v, max(currency) AS cur FROM {credits} WHERE {where} "
+            "round(least(1, sum(credit))::numeric, 12) AS n, "
+            # least() skips a NULL: a conversion without credits of a kind must add 0, not 1.
+            "round(least(1, coalesce(sum(credit) FILTER (WHERE kind = 'post_click'), 0))"
+            "::numeric, 12) AS pc, "
+            "round(least(1, coalesce(sum(credit) FILTER (WHERE kind = 'post_view'), 0))"
+            "::numeric, 12) AS pv, "
+            "CASE WHEN bool_and(credit = 1) THEN max(value_minor) ELSE sum(value_minor) END AS v, "
+            "max(currency) AS cur FROM {credits} WHERE {where} "
             "GROUP BY {keys} tag_id, event_id) "
-            "SELECT {keys} cur, count(*), count(*) FILTER (WHERE pc), "
-            "count(*) FILTER (WHERE pv), coalesce(sum(v), 0)::bigint FROM per_conversion "
+            "SELECT {keys} cur, sum(n), sum(pc), sum(pv), "
+            "coalesce(sum(v), 0)::bigint FROM per_conversion "
             "GROUP BY {keys} cur").format(keys=inner_keys, credits=self._credits,
                                           where=sql.SQL(" AND ").join(where))
         return query, params
 
     def _spend_query(self, request: ReportRequest) -> tuple[sql.Composed, list[Any]]:
-        columns = [sql.Identifier("campaign_id" if n == "campaign" else "day")
-                   for n in request.group_by]
-        keys = sql.SQL(", ").join(columns)
+        columns: list[sql.Composable] = [
+            sql.Identifier("campaign_id" if n == "campaign" else "day") for n in request.group_by]
         where, params = _range(request, "day")
         where.insert(0, sql.SQL("campaign_id = ANY(%s)"))
         params.insert(0, list(request.campaign_ids))
-        query = sql.SQL("SELECT {keys}, sum(amount_minor)::bigint, max(currency) FROM {spend} "
-                        "WHERE {where} GROUP BY {keys}").format(
-                            keys=keys, spend=self._spend, where=sql.SQL(" AND ").join(where))
+        # Totals and days add up several campaigns: a currency only when they share one
+        # (projections.reporting: spends in several currencies are never added).
+        measures = [sql.SQL("sum(amount_minor)::bigint"),
+                    sql.SQL("CASE WHEN count(DISTINCT currency) = 1 THEN max(currency) END")]
+        group = sql.SQL(" GROUP BY {}").format(sql.SQL(", ").join(columns)) if columns \
+            else sql.SQL(" HAVING count(*) > 0")
+        query = sql.SQL("SELECT {select} FROM {spend} WHERE {where}{group}").format(
+            select=sql.SQL(", ").join([*columns, *measures]), spend=self._spend,
+            where=sql.SQL(" AND ").join(where), group=group)
         return query, params
 
 

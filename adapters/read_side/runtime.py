@@ -1,4 +1,5 @@
-"""Running the relay and the projection workers: inside `convtrack serve`, or as `convtrack worker`.
+"""Running the relay, the projection workers and the fires consumer (ADR 0032): inside
+`convtrack serve`, or as `convtrack worker`.
 
 Both run on one asyncio loop in a background thread: the HTTP server keeps the main thread, and
 every blocking store call goes to the loop's thread pool. NATS is reached with endless
@@ -27,6 +28,7 @@ from adapters.postgres.listen import Wakeup, listen
 from adapters.postgres.read_side_state import ReadSideState
 from adapters.postgres.relay_lease import RelayLease
 from adapters.postgres.statistics import StatisticsKeeper
+from adapters.read_side.fires_consumer import FiresConsumer, FiresOptions, Record
 from adapters.read_side.relay import Relay
 from adapters.read_side.store_reader import StoreReader
 from adapters.read_side.worker import ProjectionWorker, WorkerOptions
@@ -46,6 +48,7 @@ class ReadSideParts:
     topology: Topology
     database_url: str | None  # None: the in-memory store (no LISTEN, lease or statistics)
     database_schema: str
+    record_fires: Record | None = None  # IngestionApp.record_fires, for the fires consumer
 
 
 @dataclass
@@ -60,6 +63,8 @@ class ReadSideOptions:
     poll_interval: float | None = None  # default: 1 s with LISTEN, 0.1 s without
     relay_lease_check: float = 5.0  # a standby relay's retry period (ADR 0017)
     statistics_interval: float | None = 5.0  # how often tables are checked for ANALYZE; None: never
+    fires: bool = True  # run the fires consumer beside the workers (ADR 0032)
+    fires_options: FiresOptions = field(default_factory=FiresOptions)
 
 
 def select_projections(projections: Sequence[Projection], names: Sequence[str] | None
@@ -86,6 +91,7 @@ class ReadSideRuntime:
         self.topology = self.options.topology or parts.topology
         self.relay: Relay | None = None
         self.workers: list[ProjectionWorker] = []
+        self.fires: FiresConsumer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
@@ -185,7 +191,9 @@ class ReadSideRuntime:
         self._nats = nc
         try:
             js = nc.jetstream(publish_async_max_pending=self.options.relay_page_size * 2)
-            await retry_forever(lambda: ensure_stream(js, self.topology), "ensure stream")
+            if self.options.relay or (self.options.workers and self.projections):
+                # The fires consumer alone needs no events stream (it waits for its own).
+                await retry_forever(lambda: ensure_stream(js, self.topology), "ensure stream")
             tasks = [asyncio.create_task(c) for c in self._components(js)]
             try:
                 await asyncio.gather(*tasks)
@@ -218,6 +226,10 @@ class ReadSideRuntime:
             self.workers = [ProjectionWorker(p, reader, js, self.topology, state,
                                              self.options.worker) for p in self.projections]
             coroutines.extend(w.run() for w in self.workers)
+            if self.options.fires and self.parts.record_fires is not None:
+                self.fires = FiresConsumer(js, self.topology, self.parts.record_fires,
+                                           self.options.fires_options)
+                coroutines.append(self.fires.run())
         return coroutines
 
 
@@ -268,9 +280,11 @@ async def retry_forever(call: Callable[[], Awaitable[T]], what: str, max_backoff
 
 def run_worker(parts: ReadSideParts, projections: Sequence[Projection], nats_url: str,
                names: Sequence[str] | None = None, *, relay: bool = False,
-               metrics_port: int | None = None, options: ReadSideOptions | None = None) -> None:
-    """Block running the named projections' workers (and the relay if asked) until interrupted."""
-    options = options or ReadSideOptions(relay=relay, workers=True)
+               metrics_port: int | None = None, options: ReadSideOptions | None = None,
+               fires: bool = True) -> None:
+    """Block running the named projections' workers (and the relay and the fires consumer if
+    asked) until interrupted."""
+    options = options or ReadSideOptions(relay=relay, workers=True, fires=fires)
     if metrics_port is not None:
         from prometheus_client import start_http_server
 

@@ -83,10 +83,13 @@ class ReadDeadlineProtocol(H11Protocol):
         self.transport.close()
 
 
-def serve_http(app: Any, *, host: str, port: int, read_timeout: float) -> None:
-    """Run `app` until stopped, with the read deadline and the keep-alive timeout."""
+def serve_http(app: Any, *, host: str, port: int, read_timeout: float,
+               tls_cert: str | None = None, tls_key: str | None = None) -> None:
+    """Run `app` until stopped, with the read deadline and the keep-alive timeout; over HTTPS
+    when given a certificate chain and its key (PEM files, CONVTRACK_TLS_CERT / _KEY)."""
     import uvicorn
 
     ReadDeadlineProtocol.read_timeout = read_timeout
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_TIMEOUT, http=ReadDeadlineProtocol)
+                timeout_keep_alive=KEEP_ALIVE_TIMEOUT, http=ReadDeadlineProtocol,
+                ssl_certfile=tls_cert, ssl_keyfile=tls_key)

@@ -16,7 +16,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from domain.attribution import Attribution, CampaignStatusHistory, CandidateVerdict, summarise
+from domain.attribution_explain import describe_model
 from domain.member_attribution import attribute_recorded, counted_before, explanation_since
+from domain.values import FRACTIONAL_MODELS
 from projections.attribution.records import AttributionQueries, ConversionRecord
 
 
@@ -62,6 +64,8 @@ def explain(queries: AttributionQueries, record: ConversionRecord,
     linked = ", ".join(sorted(rules.campaign_ids)) or "none"
     hidden = (f"{other_touches} other touch(es) of member {record.member_id}, of campaigns "
               "you cannot see, were weighed too and are not shown.",) if other_touches else ()
+    # docs/attribution.md, Fractional models: how the credit is shared, before each touch's part.
+    model = (describe_model(rules.attribution),) if rules.attribution in FRACTIONAL_MODELS else ()
     steps = (
         f"Settings applied (as when the conversion was first processed): click window "
         f"{rules.click_window_days} days, view window {rules.view_window_days} days, counting "
@@ -69,6 +73,7 @@ def explain(queries: AttributionQueries, record: ConversionRecord,
         f"'{rules.value_mode}'; linked campaigns: {linked}.",
         f"{len(shown)} touch(es) of member {record.member_id} were weighed.",
         *hidden,
+        *model,
         *(f"{v.touch.kind} {v.touch.event_id} of {v.touch.campaign_id} at "
           f"{v.touch.occurred_at.isoformat()}: {v.detail}" for v in shown),
         counting,

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from domain.attribution import ActionRules, Credit, Touch
+from domain.fractional_models import value_share
 from domain.member_timeline import ERASED
 from domain.values import Money
 from projections.tracking import TrackedView
@@ -80,7 +81,11 @@ class ConversionRecord:
 
 @dataclass(frozen=True, slots=True)
 class CreditRow:
-    """One counted credit, the unit reports add up (one per conversion and campaign)."""
+    """One counted credit, the unit reports add up (one per conversion and campaign).
+
+    `value_minor` is the credit's share of the conversion's value: all of it for a whole
+    credit (1.0), `value_share` of it for a fractional one (ADR 0035).
+    """
 
     tag_id: str
     event_id: str
@@ -91,15 +96,20 @@ class CreditRow:
     kind: str
     value_minor: int | None
     currency: str | None
+    credit: float = 1.0
+
+
+def credit_value(value: Money | None, credit: Credit) -> int | None:
+    """A credit's share of its conversion's value, in minor units (None without a value)."""
+    return None if value is None else value_share(value.amount_minor, credit.credit)
 
 
 def credit_rows(record: ConversionRecord) -> list[CreditRow]:
-    """The report rows of a conversion: one per counted credit, carrying its whole value."""
+    """The report rows of a conversion: one per counted credit, with its share of the value."""
     value = record.outcome.value
     return [CreditRow(record.tag_id, record.event_id, credit.campaign_id, record.action_id,
-                      record.category, record.day, credit.kind,
-                      None if value is None else value.amount_minor,
-                      None if value is None else value.currency)
+                      record.category, record.day, credit.kind, credit_value(value, credit),
+                      None if value is None else value.currency, credit.credit)
             for credit in record.outcome.credits]
 
 

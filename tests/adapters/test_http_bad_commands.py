@@ -186,7 +186,7 @@ COMMANDS = [
     Command("action-counting", "POST", "/v1/conversion-actions", action_body(counting="all"),
             422, "counting"),
     Command("action-attribution", "POST", "/v1/conversion-actions",
-            action_body(attribution="first_touch"), 422, "attribution"),
+            action_body(attribution="data_driven"), 422, "attribution"),
     Command("action-campaigns-type", "POST", "/v1/conversion-actions",
             action_body(campaign_ids="{campaign}"), 422, "campaign_ids"),
     Command("action-unknown-campaign", "POST", "/v1/conversion-actions",

@@ -125,6 +125,11 @@ ENDPOINTS = [
              ("account_id", "name", "status")),
     Endpoint("post", "/v1/accounts/{account_id}/enable", 200, (),
              ("account_id", "name", "status")),
+    # Member identity and click URLs (ADR 0030)
+    Endpoint("post", "/v1/members/{member_id}/token", 201, (),
+             ("token", "sync_url", "expires_at")),
+    Endpoint("post", "/v1/clicks", 201, ("member_id!", "campaign_id!", "landing_url!", "event_id"),
+             ("click_id", "click_url", "expires_at")),
 ]
 
 
@@ -194,7 +199,8 @@ def test_action_settings_are_documented_with_their_allowed_values(document: Docu
     assert enum_of(props["counting"]) == {"each", "one"}
     assert enum_of(props["value_mode"]) == {"dynamic", "fixed", "none"}
     assert enum_of(props["attribution"]) == {"last_touch_each_campaign",
-                                             "last_touch_last_campaign"}
+                                             "last_touch_last_campaign", "first_touch",
+                                             "linear", "time_decay", "position_based"}
     rule = next(v for v in props["rules"].get("oneOf", [props["rules"]])
                 if v.get("type") == "array")["items"]
     assert enum_of(rule["properties"]["match"]) == {"exact", "starts_with", "contains"}

@@ -14,7 +14,7 @@ from projections.attribution.projection import AttributionProjection
 from projections.attribution.records import ConversionFilter, ConversionRecord
 from projections.audit import AuditFilter
 from projections.memory_views import InMemoryAttributionView
-from projections.reporting import ReportRequest
+from projections.reporting import ReportRequest, as_number
 from tests.projections.world import World, days
 
 
@@ -62,7 +62,8 @@ def test_the_worked_examples_come_out_of_postgresql_as_the_rules_say(
     assert [c.campaign_id for c in found[third].outcome.credits] == [c1]
     rows = read_models.reports.report(ReportRequest(
         frozenset({world.tag_id}), frozenset(), None, None, ("category",)))
-    by_category = {r.keys["category"]: (r.conversions, r.value_minor, r.currency) for r in rows}
+    by_category = {r.keys["category"]: (as_number(r.conversions), r.value_minor, r.currency)
+                   for r in rows}
     assert by_category == {"download": (2, 0, None), "purchase": (2, 15000, "USD")}
 
 

@@ -101,7 +101,7 @@ def test_a_disabled_action_has_the_disabled_status() -> None:
     ({"category": "sign_up", "view_window_days": 365},
      ("view_window_days", "window_not_allowed_for_category")),
     ({"counting": "all"}, ("counting", "not_allowed")),
-    ({"attribution": "first_touch"}, ("attribution", "not_allowed")),
+    ({"attribution": "data_driven"}, ("attribution", "not_allowed")),
     ({"campaign_ids": tuple(f"c{i}" for i in range(1001))}, ("campaign_ids", "too_many")),
 ])
 def test_invalid_settings_are_refused_naming_the_field(
@@ -116,6 +116,11 @@ def test_a_contains_rule_may_be_a_piece_of_a_url() -> None:
 
 def test_an_action_without_rules_is_valid_for_the_server_api() -> None:
     settings(rules=()).check()
+
+
+@pytest.mark.parametrize("model", ["first_touch", "linear", "time_decay", "position_based"])
+def test_an_action_may_use_a_fractional_model(model: str) -> None:
+    assert settings(attribution=model).check().attribution == model
 
 
 @pytest.mark.parametrize("category", [

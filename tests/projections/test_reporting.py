@@ -48,7 +48,21 @@ def test_totals_count_each_conversion_once_and_sum_its_value_once() -> None:
     [row] = report(())
     assert (row["conversions"], row["post_click"], row["post_view"], row["value_minor"]) == \
         (3, 2, 2, 1500)
-    assert row["spend_minor"] is None and row["roas"] is None
+
+
+def test_totals_and_days_carry_the_spend_of_every_visible_campaign() -> None:
+    [row] = report(())  # ADR 0037: the account's spend, cost per conversion and ROAS
+    assert (row["spend_minor"], row["cost"], row["roas"]) == (4000, 1333, 0.375)
+    days = {r["day"]: (r["conversions"], r["spend_minor"], r["cost"]) for r in report(("day",))}
+    assert days == {"2026-03-01": (2, 3000, 1500), "2026-03-02": (1, 1000, 1000)}
+
+
+def test_spends_in_several_currencies_are_not_added_up() -> None:
+    spend = {("c1", DAY1.isoformat()): (3000, "USD"), ("c2", DAY1.isoformat()): (500, "EUR")}
+    [row] = report((), spend=spend)
+    assert (row["spend_minor"], row["cost"], row["roas"]) == (None, None, None)
+    by_campaign = {r["campaign"]: r["spend_minor"] for r in report(("campaign",), spend=spend)}
+    assert by_campaign == {"c1": 3000, "c2": 500}
 
 
 def test_grouped_by_campaign_a_conversion_counts_for_every_campaign_it_credits() -> None:

@@ -1,7 +1,7 @@
 """A world with a bit of everything the attribution projection reads, for equivalence tests.
 
 Both kinds of touch, conversions with and without values and click ids, every action setting
-that matters, the same event id in two tags, status changes, spend, settings changes, opt-out
+that matters (fractional models included), the same event id in two tags, status changes, spend, settings changes, opt-out
 and in, late data, and fact times in offsets msgspec reads (+05:30, -03:00) and one it leaves to
 the library's mapper (an offset with seconds).
 """
@@ -31,7 +31,12 @@ def build_varied_world(world: World) -> World:
     other_tag = str(world.management.create_tag(world.owner, "other").id)
     elsewhere = str(world.management.create_action(world.owner, other_tag, {
         "name": "elsewhere", "category": "download", "campaign_ids": [c1]}).id)
+    # Fractional models too (ADR 0035): purchases shared by time decay from the start, leads
+    # switched from last campaign to position-based halfway (counting "one" spends shares).
+    world.change_action(purchase, attribution="time_decay", campaign_ids=[c1, c2, c3])
     for i in range(9):
+        if i == 5:
+            world.change_action(lead, attribution="position_based")
         member = f"m{i % 4}"
         zone = (INDIA, BRAZIL, timezone.utc)[i % 3]
         world.impression(member, c1, (world.now - days(16 - i)).astimezone(zone))
