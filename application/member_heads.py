@@ -28,7 +28,7 @@ from domain.member_timeline import MemberTimeline
 class HeadCache:
     """The last committed head of the timelines this process recorded facts on, by member."""
 
-    MAX_KEPT = 200_000  # members (~150 bytes each); all are forgotten at once past this
+    MAX_KEPT = 200_000  # members (~200 bytes each); all are forgotten at once past this
 
     def __init__(self) -> None:
         self._heads: dict[str, tuple[int, int]] = {}

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import os
 import subprocess
@@ -145,6 +146,7 @@ class Load:
     cookies: tuple[str, ...]
     run: str  # makes event ids unique across runs and processes
     niceness: int = 10
+    conversion_every: int = 10  # 1 request in this many is a conversion (0: none)
 
 
 class _Http(asyncio.Protocol):
@@ -155,6 +157,7 @@ class _Http(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.waiter: asyncio.Future[int] | None = None
+        self.body = b""  # the last answer's
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -180,6 +183,7 @@ class _Http(asyncio.Protocol):
         total = end + 4 + length
         if len(self.buffer) < total:
             return
+        self.body = bytes(self.buffer[end + 4:total])
         del self.buffer[:total]
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(status)
@@ -201,11 +205,15 @@ def _common_headers(port: int, page: str, cookie: str | None) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+def is_conversion(load: Load, n: int) -> bool:
+    return load.conversion_every > 0 and n % load.conversion_every == 0
+
+
 def make_request(load: Load, n: int, event_id: str) -> tuple[bytes, int]:
-    """The n-th request of a connection: 1 in 10 a conversion (a known member on /thanks), the
-    others page views matching nothing; 1 in 5 a pixel GET, the others beacons. Page views
+    """The n-th request: 1 in `load.conversion_every` a conversion (a known member on /thanks),
+    the others page views matching nothing; 1 in 5 a pixel GET, the others beacons. Page views
     carry a member cookie 1 time in 3 (a visitor the ad platform synced)."""
-    conversion = n % 10 == 0
+    conversion = is_conversion(load, n)
     pixel = (n // 10 + n) % 5 == 0
     member = load.cookies[(n // 10) % len(load.cookies)]  # conversions go round the members
     cookie: str | None
@@ -230,6 +238,7 @@ async def _drive(load: Load, proc: int) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     conversions: list[float] = []
+    page_views: list[float] = []
     counts = {"sent": 0, "all": 0, "unexpected": 0, "errors": 0, "reconnects": 0}
     offset = time.perf_counter() - time.time()
     begin = load.start_at + offset
@@ -262,7 +271,7 @@ async def _drive(load: Load, proc: int) -> dict[str, Any]:
                 if started >= end:
                     return
             request, expected = make_request(load, n, f"{load.run}-{proc}-{k}-{n}")
-            conversion = n % 10 == 0
+            conversion = is_conversion(load, n)
             n += load.connections
             try:
                 status = await http.send(request)
@@ -274,8 +283,7 @@ async def _drive(load: Load, proc: int) -> dict[str, Any]:
             counts["all"] += 1
             if started >= counted_from and done <= end:
                 latencies.append(done - started)
-                if conversion:
-                    conversions.append(done - started)
+                (conversions if conversion else page_views).append(done - started)
                 counts["sent"] += 1
                 if status != expected:
                     counts["unexpected"] += 1
@@ -284,7 +292,8 @@ async def _drive(load: Load, proc: int) -> dict[str, Any]:
                                    return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     counts["errors"] = len(errors)
-    return {"latencies": latencies, "conversions": conversions, "errors_seen": [repr(e) for e in errors[:3]], **counts}
+    return {"latencies": latencies, "conversions": conversions, "page_views": page_views,
+            "errors_seen": [repr(e) for e in errors[:3]], **counts}
 
 
 def _generator(load: Load, proc: int, results: multiprocessing.Queue[dict[str, Any]]) -> None:
@@ -304,7 +313,8 @@ def generate(load: Load, procs: int) -> dict[str, Any]:
     found = [results.get(timeout=load.warmup + load.seconds + 120) for _ in workers]
     for worker in workers:
         worker.join(30)
-    merged: dict[str, Any] = {"latencies": [], "conversions": [], "errors_seen": []}
+    merged: dict[str, Any] = {"latencies": [], "conversions": [], "page_views": [],
+                              "errors_seen": []}
     for one in found:
         for key, value in one.items():
             merged[key] = merged.get(key, 0 if not isinstance(value, list) else []) + value
@@ -320,6 +330,7 @@ class Sample:
     seconds: float
     latencies: list[float]
     conversions: list[float]
+    page_views: list[float]
     sent: int  # counted requests
     answered: int  # every answered request, warm-up included (for CPU per request)
     unexpected: int
@@ -342,6 +353,8 @@ class Measured:
     errors: int
     conversion_p50: float
     conversion_p99: float
+    page_view_p50: float
+    page_view_p99: float
     rounds: list[float]  # req/s of each round
 
 
@@ -388,7 +401,8 @@ def measure(server: subprocess.Popen[bytes], load: Load, procs: int,
         each.wait(60)
     if found["errors_seen"]:
         print(f"  load generator errors: {found['errors_seen']}", flush=True)
-    return Sample(load.seconds, found["latencies"], found["conversions"], int(found["sent"]),
+    return Sample(load.seconds, found["latencies"], found["conversions"], found["page_views"],
+                  int(found["sent"]),
                   int(found["all"]), int(found["unexpected"]),
                   int(found["errors"]) + int(found["reconnects"]), cpu, peak[0])
 
@@ -396,6 +410,7 @@ def measure(server: subprocess.Popen[bytes], load: Load, procs: int,
 def combine(label: str, samples: list[Sample]) -> Measured:
     ms = [x * 1000 for s in samples for x in s.latencies] or [0.0]
     conversion_ms = [x * 1000 for s in samples for x in s.conversions] or [0.0]
+    page_view_ms = [x * 1000 for s in samples for x in s.page_views] or [0.0]
     sent = sum(s.sent for s in samples)
     return Measured(label, sent / sum(s.seconds for s in samples), percentile(ms, 50),
                     percentile(ms, 95), percentile(ms, 99),
@@ -403,6 +418,7 @@ def combine(label: str, samples: list[Sample]) -> Measured:
                     max(s.peak_rss for s in samples), sent,
                     sum(s.unexpected for s in samples), sum(s.errors for s in samples),
                     percentile(conversion_ms, 50), percentile(conversion_ms, 99),
+                    percentile(page_view_ms, 50), percentile(page_view_ms, 99),
                     [s.sent / s.seconds for s in samples])
 
 
@@ -410,8 +426,10 @@ def show(m: Measured, note: str = "") -> None:
     print(f"{m.label:20} {m.rate:7,.0f} req/s  p50 {m.p50:6.1f} ms  p95 {m.p95:6.1f} ms  "
           f"p99 {m.p99:6.1f} ms  server cpu {m.cpu_per_request * 1e6:4.0f} us/req  "
           f"peak rss {m.peak_rss / 2**20:4.0f} MiB{note}", flush=True)
-    print(f"{'':20} rounds {' '.join(f'{r:,.0f}' for r in m.rounds)} req/s; conversions "
-          f"alone p50 {m.conversion_p50:.1f} ms, p99 {m.conversion_p99:.1f} ms", flush=True)
+    print(f"{'':20} rounds {' '.join(f'{r:,.0f}' for r in m.rounds)} req/s; page views p50 "
+          f"{m.page_view_p50:.1f} ms, p99 {m.page_view_p99:.1f} ms; conversions (answered "
+          f"after JetStream's ack) p50 {m.conversion_p50:.1f} ms, p99 {m.conversion_p99:.1f} ms",
+          flush=True)
     if m.unexpected or m.errors:
         print(f"{'':20} {m.unexpected} unexpected answers, {m.errors} connection errors",
               flush=True)
@@ -436,31 +454,34 @@ def set_up(base: str, members: int) -> dict[str, Any]:
         action = response.json()["action_id"]
 
     async def tokens() -> list[str]:
+        # Over raw keep-alive connections: httpx would spend more CPU than the server.
         found: list[str] = [""] * members
-        async with httpx.AsyncClient(base_url=base, headers=admin, timeout=30) as http:
-            async def one(worker: int) -> None:
-                for i in range(worker, members, 16):
-                    for attempt in range(5):
-                        try:
-                            answer = await http.post(f"/v1/members/bench-m{i}/token")
-                            break
-                        except httpx.TransportError:  # a keep-alive connection closed under us
-                            if attempt == 4:
-                                raise
-                    assert answer.status_code == 201, answer.text
-                    found[i] = answer.json()["token"]
-            await asyncio.gather(*(one(w) for w in range(16)))
+        port = int(base.rsplit(":", 1)[1])
+        loop = asyncio.get_running_loop()
+
+        async def one(worker: int) -> None:
+            _, http = await loop.create_connection(_Http, "127.0.0.1", port)
+            for i in range(worker, members, 8):
+                status = await http.send(
+                    f"POST /v1/members/bench-m{i}/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {ADMIN}\r\nContent-Length: 0\r\n\r\n".encode())
+                assert status == 201, http.body
+                found[i] = json.loads(http.body)["token"]
+            assert http.transport is not None
+            http.transport.close()
+
+        await asyncio.gather(*(one(w) for w in range(8)))
         return found
 
     return {"tag": tag, "action": action, "campaign": campaign, "cookies": asyncio.run(tokens())}
 
 
 def scrape_outcomes(base: str, workers: int) -> tuple[dict[str, float], int]:
-    """`convtrack_collect_fires_total` by outcome summed over the workers: each has its own
-    registry, so /metrics is read over many concurrent connections (which the workers accept
-    between them) and the workers are told apart by their start time (10 ms resolution: two
-    started within the same 10 ms count as one, and the line says how many were seen)."""
-    seen: dict[str, dict[str, float]] = {}
+    """`convtrack_collect_fires_total` by outcome summed over the workers. Each worker has its
+    own registry and /metrics reaches whichever accepts the connection, so it is read over many
+    fresh connections, and the workers are told apart by what they counted (frozen once the
+    load has stopped) and their start time. The line printed says how many were seen."""
+    seen: dict[tuple[str, tuple[tuple[str, float], ...]], dict[str, float]] = {}
 
     def parse(text: str) -> None:
         started, outcomes = "", {}
@@ -470,16 +491,17 @@ def scrape_outcomes(base: str, workers: int) -> tuple[dict[str, float], int]:
             elif line.startswith("convtrack_collect_fires_total{"):
                 outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
                 outcomes[outcome] = float(line.rsplit(" ", 1)[1])
-        seen[started] = outcomes
+        seen[(started, tuple(sorted(outcomes.items())))] = outcomes
 
     async def scrape() -> None:
         async def one() -> None:
             async with httpx.AsyncClient(timeout=30) as http:
                 parse((await http.get(f"{base}/metrics")).text)
-        for _ in range(10):
+        for attempt in range(40):
             await asyncio.gather(*(one() for _ in range(4 * workers)))
             if len(seen) >= workers:
                 return
+            await asyncio.sleep(0.01 * (attempt % 7))  # another moment, another acceptor
 
     asyncio.run(scrape())
     total: dict[str, float] = {}
@@ -574,23 +596,36 @@ runtime.join()
 """
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL server process on this machine so far (whoever they
+    serve: other work on the same server counts too)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "postmaster"):
+            with contextlib.suppress(psutil.Error):
+                total += sum(process.cpu_times()[:2])
+    return total
+
+
 def consume_backlog(env: dict[str, str], nats_url: str, stream: str, backlog: int,
-                    profile: str | None = None) -> dict[str, float]:
-    """Run the fires consumer alone until the stream is empty; its rate and peak RSS (with
-    `profile`, py-spy samples it, every thread, into `<profile>.txt`)."""
+                    consumers: int = 1, profile: str | None = None) -> dict[str, float]:
+    """Run the fires consumer alone (in `consumers` processes sharing its durable consumer)
+    until the stream is empty; its rate, CPU and peak RSS (with `profile`, py-spy samples the
+    first process, every thread, into `<profile>.txt`)."""
     began = time.perf_counter()
-    consumer = subprocess.Popen([sys.executable, "-c", CONSUMER], env=os.environ | env,
-                                cwd=REPO)
+    processes = [subprocess.Popen([sys.executable, "-c", CONSUMER], env=os.environ | env,
+                                  cwd=REPO) for _ in range(consumers)]
     spy = None
     if profile:
-        spy = subprocess.Popen([PY_SPY, "record", "-p", str(consumer.pid), "-f", "raw",
+        spy = subprocess.Popen([PY_SPY, "record", "-p", str(processes[0].pid), "-f", "raw",
                                 "-r", "100", "--threads", "--nonblocking", "-o",
                                 f"{profile}.txt"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    peak = [0]
+    peaks = [[0] for _ in processes]
     stop_watch = threading.Event()
-    threading.Thread(target=watch_memory, args=(consumer.pid, peak, stop_watch),
-                     daemon=True).start()
+    for process, peak in zip(processes, peaks):
+        threading.Thread(target=watch_memory, args=(process.pid, peak, stop_watch),
+                         daemon=True).start()
     first = last_change = None
     left = backlog
     deadline = time.monotonic() + 600 + backlog / 500
@@ -601,7 +636,7 @@ def consume_backlog(env: dict[str, str], nats_url: str, stream: str, backlog: in
         try:
             js = connection.jetstream()
             while left > 0:
-                if time.monotonic() > deadline or consumer.poll() is not None:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise SystemExit(f"the fires consumer stopped with {left:,} fires left")
                 now_left = int((await js.stream_info(stream)).state.messages)
                 now = time.perf_counter()
@@ -613,18 +648,22 @@ def consume_backlog(env: dict[str, str], nats_url: str, stream: str, backlog: in
         finally:
             await connection.close()
 
+    postgres_before = postgres_cpu()
     try:
         asyncio.run(follow())
-        cpu = cpu_seconds(consumer.pid)
+        cpu = sum(cpu_seconds(p.pid) for p in processes)
+        postgres = postgres_cpu() - postgres_before
     finally:
         stop_watch.set()
-        stop(consumer)
+        for process in processes:
+            stop(process)
         if spy is not None:
             spy.wait(60)
     assert first is not None and last_change is not None
     return {"total": backlog / (last_change - began), "working": backlog / (last_change - first),
-            "startup": first - began, "seconds": last_change - began, "peak_rss": peak[0],
-            "cpu_per_fire": cpu / backlog}
+            "startup": first - began, "seconds": last_change - began,
+            "peak_rss": sum(peak[0] for peak in peaks),
+            "cpu_per_fire": cpu / backlog, "postgres_per_fire": postgres / backlog}
 
 
 def main() -> None:
@@ -644,9 +683,15 @@ def main() -> None:
     parser.add_argument("--paced-fraction", type=float, default=0.5,
                         help="the paced phase offers this fraction of the service's saturated "
                              "rate to both servers (0: no paced phase)")
+    parser.add_argument("--paced-rate", type=float, default=0,
+                        help="offer this many requests a second in the paced phase instead")
     parser.add_argument("--paced-seconds", type=float, default=15)
     parser.add_argument("--members", type=int, default=10_000, help="members with a cookie")
+    parser.add_argument("--conversion-every", type=int, default=10,
+                        help="1 request in this many is a conversion (0: page views only)")
     parser.add_argument("--fires", type=int, default=200_000, help="backlog for the consumer")
+    parser.add_argument("--consumers", type=int, default=1,
+                        help="fires consumer processes sharing the work (scale-out)")
     parser.add_argument("--fire-members", type=int, default=20_000,
                         help="distinct members of the backlog's fires")
     parser.add_argument("--skip-load", action="store_true")
@@ -702,14 +747,15 @@ def load_phase(args: argparse.Namespace, server: subprocess.Popen[bytes], base: 
         return Load(port=port_, connections=args.connections, start_at=time.time() + 1.5,
                     warmup=args.warmup, seconds=seconds, rate=rate, tag=site["tag"],
                     cookies=tuple(site["cookies"]), run=f"{run}p{port_}r{int(rate)}n{round_}",
-                    niceness=args.client_nice)
+                    niceness=args.client_nice, conversion_every=args.conversion_every)
 
     print(f"/collect load: {args.seconds:.0f} s counted per server in {args.rounds} rounds "
           f"alternating with the baseline's, each after {args.warmup:.0f} s of warm-up; "
           f"{args.connections} keep-alive connections from {args.client_procs} load generator "
           f"process(es) (raw asyncio HTTP/1.1) at nice {args.client_nice}, below the servers; "
-          f"uvicorn x{args.workers} with ReadDeadlineProtocol, no access log, for both; 90 % "
-          f"page views matching nothing, 10 % conversions of {args.members:,} known members; "
+          f"uvicorn x{args.workers} with ReadDeadlineProtocol, no access log, for both; "
+          f"1 in {args.conversion_every} a conversion of one of {args.members:,} known members, "
+          "the others page views matching nothing; "
           "80 % beacons, 20 % pixels; CONVTRACK_COLLECT_IP_RATE=0 (no per-address limit: "
           "every connection is from 127.0.0.1), the per-member limit (10/s) on", flush=True)
     baseline_port = free_port()
@@ -733,8 +779,8 @@ def load_phase(args: argparse.Namespace, server: subprocess.Popen[bytes], base: 
         show(service)
         show(bare)
         paced_service = paced_bare = None
-        paced_rate = args.paced_fraction * service.rate
-        if args.paced_fraction > 0:
+        paced_rate = args.paced_rate or args.paced_fraction * service.rate
+        if paced_rate > 0:
             paced = alternate({"service": paced_rate, "baseline": paced_rate},
                               args.paced_seconds)
             paced_service = combine("service, paced", paced["service"])
@@ -778,16 +824,18 @@ def backlog_phase(args: argparse.Namespace, db: str, schema: str, nats_url: str,
     if args.profile:
         os.makedirs(args.profile, exist_ok=True)
         profile = f"{args.profile}/fires-consumer"
-    found = consume_backlog(env, nats_url, fires_stream, backlog, profile)
+    found = consume_backlog(env, nats_url, fires_stream, backlog, args.consumers, profile)
     with psycopg.connect(db) as conn:
         keys = conn.execute(f'SELECT count(*) FROM "{schema}".fact_keys WHERE scope = %s',
                             (f"conversion:{site['tag']}",)).fetchone()
         dead = conn.execute(f'SELECT count(*) FROM "{schema}".dead_letters').fetchone()
-    print(f"fires consumer       {found['working']:7,.0f} fires/s recording ({found['total']:,.0f}"
-          f"/s counting its {found['startup']:.1f} s start-up), {backlog:,} fires in "
-          f"{found['seconds']:.1f} s, cpu {found['cpu_per_fire'] * 1e6:.0f} us/fire (consumer "
-          f"process), peak rss {found['peak_rss'] / 2**20:.0f} MiB (target >= 10,000/s)",
-          flush=True)
+    label = f"fires consumer x{args.consumers}"
+    print(f"{label:20} {found['working']:7,.0f} fires/s recording ({found['total']:,.0f}/s "
+          f"counting its {found['startup']:.1f} s start-up), {backlog:,} fires in "
+          f"{found['seconds']:.1f} s, cpu {found['cpu_per_fire'] * 1e6:.0f} us/fire in the "
+          f"consumer process(es) and {found['postgres_per_fire'] * 1e6:.0f} in PostgreSQL's "
+          "(all its processes, whatever else they served meanwhile), peak rss "
+          f"{found['peak_rss'] / 2**20:.0f} MiB (target >= 10,000/s)", flush=True)
     print(f"{'':20} the ledger holds {keys[0] if keys else 0:,} conversions of the tag, "
           f"{dead[0] if dead else 0:,} dead letters"
           + (f"; py-spy profile of the consumer: {profile}.txt" if profile else ""), flush=True)

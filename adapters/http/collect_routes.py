@@ -205,12 +205,14 @@ def serve_collect_directly(app: ASGIApp, gate: CollectGate, metrics: RouteMetric
 
     def answers(origin: str | None) -> tuple[list[tuple[bytes, bytes]],
                                              list[tuple[bytes, bytes]]]:
-        found = by_origin.get(origin)
+        # An Origin that is not echoed gets the answer of none (and is not kept).
+        allowed = origin if origin and _ORIGIN.fullmatch(origin) else None
+        found = by_origin.get(allowed)
         if found is None:
-            headers = _raw_headers(origin)
+            headers = _raw_headers(allowed)
             found = (headers + _PIXEL_TAIL, headers)
             if len(by_origin) < _MAX_ORIGINS:
-                by_origin[origin] = found
+                by_origin[allowed] = found
         return found
 
     async def collect(scope: Scope, receive: Receive, send: Send) -> None:
@@ -241,7 +243,7 @@ def serve_collect_directly(app: ASGIApp, gate: CollectGate, metrics: RouteMetric
             await gate.take(scope, fire, user_agent, member_cookie_of(cookie))
             pixel, beacon = answers(origin)
             await send({"type": "http.response.start", "status": status,
-                        "headers": pixel if method == "GET" else beacon})
+                        "headers": list(pixel if method == "GET" else beacon)})
             await send({"type": "http.response.body",
                         "body": PIXEL if method == "GET" else b"", "more_body": False})
         finally:

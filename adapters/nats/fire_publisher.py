@@ -50,7 +50,7 @@ class FirePublisher:
         """Close the connection, waiting at most a few seconds for acknowledgements."""
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait([self._task], timeout=5)  # bounded, like the close below
         nc, self._nc, self._js = self._nc, None, None
         if nc is not None:
             with contextlib.suppress(Exception):

@@ -50,12 +50,13 @@ def test_a_fire_on_a_matching_page_becomes_the_members_conversion_from_the_tag(
     with fires_consumer(site.container, nats_url):
         site.pixel(site.cookie("member-1"), url=THANKS, eid="e1")
         wait_until(lambda: recorded(site, "e1"), 10, "the fire to be recorded")
+        # The ack follows the commit: wait for it while the consumer still runs.
+        wait_until(lambda: not stream_size(nats_url, site.container.topology), 20,
+                   "the recorded fire to leave the work queue")
 
     assert conversions_of(site.container, "member-1") == [("e1", buy, "tag")]
     [event] = [e for e in recorded_events(site.container, "member-1") if hasattr(e, "event_id")]
     assert event.actor == SERVICE_COLLECTOR
-    wait_until(lambda: not stream_size(nats_url, site.container.topology), 5,
-               "the recorded fire to leave the work queue")
 
 
 def test_a_fire_sent_again_after_the_duplicate_window_is_recorded_once(
