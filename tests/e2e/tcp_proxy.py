@@ -11,6 +11,18 @@ import threading
 from types import TracebackType
 
 
+def _connect(target: tuple[str, int]) -> socket.socket:
+    """A connection to the target: a TCP address, or (libpq's way of naming one) the Unix
+    socket of a PostgreSQL whose host is a directory, as the embedded server's is."""
+    host, port = target
+    if host.startswith("/"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(2)
+        sock.connect(f"{host}/.s.PGSQL.{port}")
+        return sock
+    return socket.create_connection(target, timeout=2)
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:`port` to `target`, until cut."""
 
@@ -71,7 +83,7 @@ class TcpProxy:
                     self._held.append(client)
                     continue
             try:
-                upstream = socket.create_connection(self.target, timeout=2)
+                upstream = _connect(self.target)
             except OSError:
                 client.close()
                 continue
